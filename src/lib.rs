@@ -1,0 +1,14 @@
+//! whop-chat-mcp: an MCP server that lets AI agents read and post Whop chat.
+//!
+//! Crate map (read in this order):
+//! - [`config`]  — flags and environment, parsed once at start-up.
+//! - [`whop`]    — the Whop REST v1 client: requests, retries, errors, models. Knows no MCP.
+//! - [`tools`]   — the MCP tools: validate input, call the client, shape output for models.
+//! - [`server`]  — the MCP `ServerHandler`: tool list, instructions, dispatch.
+//! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
+
+pub mod config;
+pub mod sandbox;
+pub mod server;
+pub mod tools;
+pub mod whop;

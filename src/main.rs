@@ -1,0 +1,164 @@
+//! Entry point: parse configuration once, log to stderr, serve MCP on stdio (or run the
+//! standalone sandbox). The only place `anyhow` is used.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use rmcp::ServiceExt as _;
+use tracing_subscriber::{filter::Targets, prelude::*};
+use whop_chat_mcp::{
+    config::{Cli, Command, Config, SandboxArgs},
+    sandbox::{DEMO_API_KEY, Sandbox},
+    server::{Settings, WhopServer},
+    whop::{self, ClientOptions, RetryPolicy, Secret},
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    // One thread is plenty for an I/O-bound server and keeps start-up and memory small.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("whop-chat-mcp: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = match cli.command {
+        Some(Command::Sandbox(args)) => runtime.block_on(run_sandbox(args)),
+        None => match Config::from_sources(&cli.serve, |name| std::env::var(name).ok()) {
+            Ok(config) => runtime.block_on(serve_stdio(config)),
+            Err(e) => {
+                eprintln!("whop-chat-mcp: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    // Do not wait for the blocking stdin reader thread: it only returns at EOF.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("whop-chat-mcp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout belongs to the protocol), without colour codes. `RUST_LOG`
+/// takes `level` and `target=level` directives, e.g. `whop_chat_mcp=debug`.
+fn init_logging() {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| {
+            Targets::new()
+                .with_target("whop_chat_mcp", tracing::Level::INFO)
+                .with_default(tracing::Level::WARN)
+        });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
+        .init();
+}
+
+async fn serve_stdio(config: Config) -> anyhow::Result<()> {
+    tracing::debug!(?config, "configuration");
+    // In demo mode the sandbox lives as long as the server.
+    let (sandbox, api_key, base_url, company_id) = if config.demo {
+        let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), DEMO_API_KEY)
+            .await
+            .context("cannot start the demo sandbox")?;
+        tracing::info!(base_url = %sandbox.base_url(), "demo mode: serving the built-in sandbox, no Whop account used");
+        let (url, company) = (
+            sandbox.base_url(),
+            config.company_id.clone().or(Some(sandbox.company_id())),
+        );
+        (Some(sandbox), Secret::new(DEMO_API_KEY), url, company)
+    } else {
+        let key = config.api_key.clone().context("WHOP_API_KEY is not set")?;
+        (
+            None,
+            key,
+            config.base_url.clone(),
+            config.company_id.clone(),
+        )
+    };
+    let client = whop::Client::new(ClientOptions {
+        base_url,
+        api_key: api_key.clone(),
+        api_version: config.api_version.clone(),
+        policy: RetryPolicy::default(),
+    })?;
+    let server = WhopServer::new(
+        client,
+        Settings {
+            company_id,
+            upload_roots: config.upload_roots.clone(),
+            api_key: Some(api_key),
+        },
+    );
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("MCP initialisation failed")?;
+    tokio::select! {
+        quit = running.waiting() => {
+            let reason = quit.context("MCP session ended with an error")?;
+            tracing::debug!(?reason, "session ended");
+        }
+        signal = shutdown_signal() => {
+            tracing::info!(%signal, "shutting down");
+        }
+    }
+    drop(sandbox);
+    Ok(())
+}
+
+async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let sandbox = Sandbox::start(args.listen, &args.api_key)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // The sandbox is not an MCP server: its stdout is free for scripts to read.
+    println!("WHOP_BASE_URL={}", sandbox.base_url());
+    println!("WHOP_API_KEY={}", sandbox.api_key());
+    println!("WHOP_COMPANY_ID={}", sandbox.company_id());
+    eprintln!(
+        "whop-chat-mcp sandbox: serving an in-memory Whop at {}; stop with Ctrl-C",
+        sandbox.base_url()
+    );
+    let signal = shutdown_signal().await;
+    eprintln!("whop-chat-mcp sandbox: {signal}, stopping");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM, saying which.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.ok();
+        "Ctrl-C"
+    }
+}

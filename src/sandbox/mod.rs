@@ -1,0 +1,463 @@
+//! An in-memory Whop REST v1 (the chat part) on a loopback port: the same contract as the
+//! real API for everything this server uses, for `--demo`, tests and benchmarks.
+//!
+//! * tests start it on port 0 with [`Sandbox::start`] and inspect it through the control
+//!   methods (requests seen, messages stored, faults to inject);
+//! * `whop-chat-mcp sandbox --listen ADDR` serves it standalone;
+//! * `--demo` runs the MCP server against one started in-process.
+//!
+//! Connections are served by our own accept loop (not `axum::serve`) so that a fault can
+//! drop a connection for real, before or after the request has taken effect.
+
+mod faults;
+mod routes;
+mod seed;
+pub mod state;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use axum::{
+    Json,
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::{net::TcpListener, sync::Notify};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+pub use faults::{Fault, FaultAction};
+use state::State;
+pub use state::{Principal, UploadOutcome};
+
+/// The key the demo company's account key is in the sandbox (not a secret: it opens nothing
+/// but this in-memory fake).
+pub const DEMO_API_KEY: &str = "whop_sandbox_demo_key";
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Whop's timestamp format: RFC 3339, UTC, milliseconds.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// A Whop error answer: `{"error": {type, message, code, param}}`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub kind: &'static str,
+    pub message: String,
+    pub code: Option<&'static str>,
+    pub param: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, kind: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            code: None,
+            param: None,
+        }
+    }
+    pub fn missing(param: &'static str) -> Self {
+        ApiError {
+            code: Some("parameter_missing"),
+            param: Some(param),
+            ..Self::new(
+                400,
+                "invalid_request_error",
+                format!("Missing required parameter: {param}."),
+            )
+        }
+    }
+    pub fn invalid(param: &'static str, message: String) -> Self {
+        ApiError {
+            code: Some("parameter_invalid"),
+            param: Some(param),
+            ..Self::new(400, "invalid_request_error", message)
+        }
+    }
+    pub fn not_found() -> Self {
+        Self::new(404, "not_found", "Resource not found")
+    }
+    pub fn forbidden() -> Self {
+        Self::new(
+            403,
+            "forbidden",
+            "You do not have permission to access this resource",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = axum::http::StatusCode::from_u16(self.status)
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({"error": {
+            "type": self.kind, "message": self.message, "code": self.code, "param": self.param
+        }});
+        (status, Json(body)).into_response()
+    }
+}
+
+/// One request as the sandbox received it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl LoggedRequest {
+    /// A header's value (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// What the sandbox remembers of an `Idempotency-Key`: the request it came with and, once
+/// the first request finished, its answer.
+#[derive(Debug, Clone)]
+pub(crate) struct IdempotencyEntry {
+    pub fingerprint: String,
+    pub answer: Option<(u16, Bytes)>,
+}
+
+pub(crate) struct Shared {
+    pub state: Mutex<State>,
+    pub log: Mutex<Vec<LoggedRequest>>,
+    pub faults: Mutex<Vec<Fault>>,
+    pub idempotency: Mutex<std::collections::HashMap<String, IdempotencyEntry>>,
+    /// `http://127.0.0.1:PORT`, for presigned upload and media URLs.
+    pub origin: String,
+    /// Signalled when a message is created (lets waits in tests be prompt).
+    pub posted: Notify,
+}
+
+impl Shared {
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    api_key: String,
+    stop: CancellationToken,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox seeded with the demo company, accepting `api_key` for its account.
+    pub async fn start(addr: SocketAddr, api_key: &str) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let origin = format!("http://{addr}");
+        let mut state = State::default();
+        seed::seed(&mut state, api_key);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            idempotency: Mutex::new(Default::default()),
+            origin,
+            posted: Notify::new(),
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(accept_loop(
+            listener,
+            routes::router(shared.clone()),
+            stop.clone(),
+        ));
+        tracing::debug!(%addr, "sandbox listening");
+        Ok(Sandbox {
+            shared,
+            addr,
+            api_key: api_key.to_owned(),
+            stop,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What to put in `WHOP_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    pub fn company_id(&self) -> String {
+        self.shared.state().company_id.clone()
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Requests received with this method whose path (under `/api/v1`) is exactly `path`.
+    pub fn requests_to(&self, method: &str, path: &str) -> Vec<LoggedRequest> {
+        let full = format!("/api/v1{path}");
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path == full)
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Adds a key acting as an existing user (by username), with the given permissions
+    /// (`None` = all).
+    pub fn add_user_key(&self, key: &str, username: &str, scopes: Option<&[&str]>, admin: bool) {
+        let mut st = self.shared.state();
+        let user_id = st
+            .user_by_name_or_id(username)
+            .expect("seeded user")
+            .id
+            .clone();
+        st.keys.insert(
+            key.to_owned(),
+            Principal {
+                user_id,
+                is_account: false,
+                is_admin: admin,
+                scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
+                pinned_version: crate::whop::DEFAULT_API_VERSION.to_owned(),
+            },
+        );
+    }
+
+    /// Adds an account key for the demo company with only the given permissions.
+    pub fn add_account_key(&self, key: &str, scopes: &[&str]) {
+        let mut st = self.shared.state();
+        let bot = st
+            .keys
+            .values()
+            .find(|p| p.is_account)
+            .expect("account key")
+            .user_id
+            .clone();
+        st.keys.insert(
+            key.to_owned(),
+            Principal {
+                user_id: bot,
+                is_account: true,
+                is_admin: true,
+                scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+                pinned_version: crate::whop::DEFAULT_API_VERSION.to_owned(),
+            },
+        );
+    }
+
+    /// Number of messages stored in a channel (by feed or experience id).
+    pub fn message_count(&self, channel: &str) -> usize {
+        let st = self.shared.state();
+        let feed = st.feed_id(channel).unwrap_or_default();
+        st.messages
+            .values()
+            .filter(|m| m.channel_id == feed)
+            .count()
+    }
+
+    /// Messages in a channel whose content equals `content`.
+    pub fn messages_with_content(&self, channel: &str, content: &str) -> usize {
+        let st = self.shared.state();
+        let feed = st.feed_id(channel).unwrap_or_default();
+        st.messages
+            .values()
+            .filter(|m| m.channel_id == feed && m.content.as_deref() == Some(content))
+            .count()
+    }
+
+    /// Posts a message as another member (by username), as if they wrote it in Whop.
+    pub fn post_as(&self, username: &str, channel: &str, content: &str) -> String {
+        let id = {
+            let mut st = self.shared.state();
+            let user = st
+                .user_by_name_or_id(username)
+                .expect("seeded user")
+                .id
+                .clone();
+            let feed = st.feed_id(channel).expect("known channel");
+            routes::insert_message(&mut st, &feed, &user, content, None, None, Vec::new())
+        };
+        self.shared.posted.notify_waiters();
+        id
+    }
+
+    /// The bytes stored for an uploaded file.
+    pub fn file_bytes(&self, file_id: &str) -> Option<Bytes> {
+        self.shared
+            .state()
+            .files
+            .get(file_id)
+            .and_then(|f| f.bytes.clone())
+    }
+
+    /// Sets what happens to uploads after their bytes arrive.
+    pub fn set_upload_outcome(&self, outcome: UploadOutcome) {
+        self.shared.state().upload_outcome = Some(outcome);
+    }
+
+    /// Ids of the seeded chat channels by name, e.g. `channel_id("General")`.
+    pub fn channel_id(&self, name: &str) -> String {
+        let st = self.shared.state();
+        st.channels
+            .iter()
+            .find(|c| c.name == name)
+            .expect("seeded channel")
+            .id
+            .clone()
+    }
+
+    pub fn experience_id(&self, name: &str) -> String {
+        let st = self.shared.state();
+        st.channels
+            .iter()
+            .find(|c| c.name == name)
+            .expect("seeded channel")
+            .experience_id
+            .clone()
+    }
+
+    /// Id of the support chat with a customer (by username).
+    pub fn support_channel_id(&self, username: &str) -> String {
+        let st = self.shared.state();
+        let user = st
+            .user_by_name_or_id(username)
+            .expect("seeded user")
+            .id
+            .clone();
+        st.support
+            .iter()
+            .find(|s| s.customer_id == user)
+            .expect("support chat")
+            .id
+            .clone()
+    }
+
+    /// Id of the newest message in a channel.
+    pub fn newest_message_id(&self, channel: &str) -> Option<String> {
+        let st = self.shared.state();
+        let feed = st.feed_id(channel)?;
+        st.last_message_in(&feed).map(|m| m.id.clone())
+    }
+
+    /// Serves until `stop` is cancelled (used by the standalone `sandbox` command).
+    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) {
+        stop.await;
+        drop(self);
+    }
+}
+
+/// Per-connection handle a fault uses to drop the connection without answering.
+#[derive(Clone)]
+pub(crate) struct ConnKiller(Arc<Notify>);
+
+impl ConnKiller {
+    pub async fn kill(&self) -> ! {
+        self.0.notify_one();
+        std::future::pending().await
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: axum::Router, stop: CancellationToken) {
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let router = router.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let killer = ConnKiller(kill.clone());
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(killer.clone());
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            // Dropping `conn` closes the socket at once, with no answer written.
+            tokio::select! {
+                _ = conn => {}
+                _ = kill.notified() => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}

@@ -1,0 +1,397 @@
+//! `upload_file`: puts a file on Whop so a message can attach it.
+//!
+//! Local paths are confined to the configured upload roots. A path is refused, before any
+//! network call, when it leaves the roots (`..`, an absolute path elsewhere, or a symlink that
+//! leads out), names a hidden file or folder (`.env`, `.ssh/…`), is not a regular file, or is
+//! larger than the limit. The file is then opened without following a final symlink and
+//! checked again on the open handle, so swapping it for a link after the check does not help.
+
+use std::{
+    io::Read,
+    path::{Component, Path, PathBuf},
+};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use rmcp::{
+    RoleServer, handler::server::wrapper::Parameters, model::ProgressNotificationParam,
+    schemars::JsonSchema, service::RequestContext, tool, tool_router,
+};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::{Effect, ToolError, ToolResult, cancellable, output, render};
+use crate::{
+    server::WhopServer,
+    whop::{UploadProgress, UploadSource, models::File},
+};
+
+/// Largest local file `upload_file` reads.
+pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
+/// Largest decoded `content_base64`.
+pub const MAX_BASE64_BYTES: usize = 8 * 1024 * 1024;
+const MAX_FILENAME_CHARS: usize = 255;
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    // Anyone with the URL can see it (what chat attachments usually want).
+    #[default]
+    Public,
+    // Only reachable through short-lived signed URLs.
+    Private,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UploadFileArgs {
+    /// Local file inside an upload root (absolute or relative to it).
+    pub path: Option<String>,
+    /// Base64 bytes instead of path (max 8 MiB); needs filename.
+    pub content_base64: Option<String>,
+    /// Name with extension, e.g. chart.png.
+    pub filename: Option<String>,
+    /// Default public.
+    pub visibility: Option<Visibility>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileOut {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+}
+
+impl FileOut {
+    fn from(f: &File, fallback_size: u64) -> Self {
+        FileOut {
+            id: f.id.clone(),
+            filename: f.filename.as_deref().map(render::inline),
+            content_type: f.content_type.clone(),
+            size: f.size.or(Some(fallback_size)),
+            status: f.upload_status.clone().unwrap_or_else(|| "ready".into()),
+            url: f.url.clone(),
+            visibility: f.visibility.clone(),
+        }
+    }
+}
+
+/// Checks a file name we will send to Whop.
+fn check_filename(name: &str) -> Result<String, ToolError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_FILENAME_CHARS
+        || name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '/' | '\\'))
+        || name == "."
+        || name == ".."
+    {
+        return Err(ToolError::new(format!(
+            "filename {:?} is not usable: give a plain name with an extension, e.g. chart.png (no slashes, at most {MAX_FILENAME_CHARS} characters).",
+            render::inline(&name.chars().take(60).collect::<String>())
+        )));
+    }
+    Ok(name.to_owned())
+}
+
+fn roots_list(roots: &[PathBuf]) -> String {
+    roots
+        .iter()
+        .map(|r| r.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Resolves `raw` to a canonical path inside one of `roots`, or says why not.
+pub fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
+    if roots.is_empty() {
+        return Err(ToolError::new(
+            "Reading local files is turned off. To allow it, start the server with --upload-root DIR (or set \
+             WHOP_UPLOAD_ROOTS=DIR1:DIR2) naming the folders it may read. Or pass content_base64 with a filename instead.",
+        ));
+    }
+    if raw.trim().is_empty() || raw.contains('\0') {
+        return Err(ToolError::new(
+            "path is empty: give the path of a file inside an upload root.",
+        ));
+    }
+    let given = Path::new(raw);
+    for part in given.components() {
+        match part {
+            Component::ParentDir => {
+                return Err(ToolError::new(format!(
+                    "path {raw:?} uses `..`; give a path inside an upload root ({}).",
+                    roots_list(roots)
+                )));
+            }
+            Component::Normal(name) if name.to_string_lossy().starts_with('.') => {
+                return Err(ToolError::new(format!(
+                    "path {raw:?} names a hidden file or folder; hidden paths (like .env or .ssh) are never uploaded."
+                )));
+            }
+            _ => {}
+        }
+    }
+    let candidates: Vec<PathBuf> = if given.is_absolute() {
+        vec![given.to_path_buf()]
+    } else {
+        roots.iter().map(|r| r.join(given)).collect()
+    };
+    let canonical = candidates
+        .iter()
+        .find_map(|p| std::fs::canonicalize(p).ok())
+        .ok_or_else(|| {
+            ToolError::new(format!(
+                "no file at {raw:?} (upload roots: {}).",
+                roots_list(roots)
+            ))
+        })?;
+    let Some(root) = roots.iter().find(|r| canonical.starts_with(r)) else {
+        return Err(ToolError::new(format!(
+            "{raw:?} is outside the upload roots ({}), possibly through a symlink; only files inside them can be uploaded.",
+            roots_list(roots)
+        )));
+    };
+    let inside = canonical.strip_prefix(root).unwrap_or(Path::new(""));
+    if inside
+        .components()
+        .any(|c| matches!(c, Component::Normal(n) if n.to_string_lossy().starts_with('.')))
+    {
+        return Err(ToolError::new(format!(
+            "{raw:?} leads to a hidden file or folder; hidden paths (like .env or .ssh) are never uploaded."
+        )));
+    }
+    Ok(canonical)
+}
+
+/// Reads a confined file, refusing anything but a regular file within the size limit.
+pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
+    let shown = path.display();
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // The canonical path has no links; a link appearing now is an attack: refuse it.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| ToolError::new(format!("cannot open {shown}: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| ToolError::new(format!("cannot read {shown}: {e}")))?;
+    if !meta.is_file() {
+        return Err(ToolError::new(format!(
+            "{shown} is not a regular file (folders, devices, pipes and sockets are not uploaded)."
+        )));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ToolError::new(format!(
+            "{shown} is {} bytes; the upload limit is {MAX_FILE_BYTES} bytes (25 MiB).",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ToolError::new(format!("cannot read {shown}: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ToolError::new(format!(
+            "{shown} grew past the upload limit of {MAX_FILE_BYTES} bytes while being read."
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Decodes `content_base64` (plain or a `data:…;base64,` URL; whitespace ignored).
+pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
+    let body = match encoded.trim_start().strip_prefix("data:") {
+        Some(rest) => rest.split_once(',').map(|(_, b)| b).unwrap_or(""),
+        None => encoded,
+    };
+    // Checked on the encoded length first, so an oversized argument is refused cheaply.
+    if body.len() > MAX_BASE64_BYTES / 3 * 4 + 4096 {
+        return Err(ToolError::new(format!(
+            "content_base64 decodes to more than {MAX_BASE64_BYTES} bytes (8 MiB), the limit; use path for larger files."
+        )));
+    }
+    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.trim_end_matches('='))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
+        })
+        .or_else(|_| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('='))
+        })
+        .map_err(|e| ToolError::new(format!("content_base64 is not valid base64 ({e}).")))?;
+    if bytes.len() > MAX_BASE64_BYTES {
+        return Err(ToolError::new(format!(
+            "content_base64 decodes to {} bytes; the limit is {MAX_BASE64_BYTES} bytes (8 MiB).",
+            bytes.len()
+        )));
+    }
+    if bytes.is_empty() {
+        return Err(ToolError::new(
+            "content_base64 is empty: there is nothing to upload.",
+        ));
+    }
+    Ok(bytes)
+}
+
+#[tool_router(router = file_router, vis = "pub(crate)")]
+impl WhopServer {
+    /// Upload a file for a message: a local path inside an upload root, or content_base64 +
+    /// filename. Waits until Whop has processed it; returns its id (file_…) for send_message
+    /// attachment_ids.
+    #[tool(
+        annotations(title = "Upload file", read_only_hint = false, destructive_hint = false, open_world_hint = true),
+        output_schema = super::schema::<FileOut>()
+    )]
+    pub async fn upload_file(
+        &self,
+        Parameters(a): Parameters<UploadFileArgs>,
+        ctx: RequestContext<RoleServer>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let (filename, bytes) = match (&a.path, &a.content_base64) {
+            (Some(_), Some(_)) => {
+                return Err(ToolError::new(
+                    "give either path or content_base64, not both.",
+                ));
+            }
+            (None, None) => {
+                return Err(ToolError::new(
+                    "give path (a file inside an upload root) or content_base64 with filename.",
+                ));
+            }
+            (Some(raw), None) => {
+                let canonical = confine(&self.settings.upload_roots, raw)?;
+                let name = match &a.filename {
+                    Some(n) => n.clone(),
+                    None => canonical
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                };
+                let name = check_filename(&name)?;
+                let bytes = tokio::task::spawn_blocking(move || read_confined(&canonical))
+                    .await
+                    .map_err(|e| {
+                        ToolError::new(format!("internal error while reading the file: {e}"))
+                    })??;
+                (name, bytes)
+            }
+            (None, Some(encoded)) => {
+                let name = a.filename.as_deref().ok_or_else(|| ToolError::new("content_base64 needs filename (e.g. chart.png) so Whop knows the file type."))?;
+                (check_filename(name)?, decode_base64(encoded)?)
+            }
+        };
+        let size = bytes.len() as u64;
+        let visibility = match a.visibility.unwrap_or_default() {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        };
+        let source = UploadSource {
+            filename: filename.clone(),
+            bytes: Bytes::from(bytes),
+            visibility: visibility.into(),
+        };
+
+        // Progress goes through a channel so notifications leave in order while the upload runs.
+        let token = ctx.meta.get_progress_token();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<UploadProgress>();
+        let peer = ctx.peer.clone();
+        let forward = async move {
+            while let Some(p) = rx.recv().await {
+                let Some(token) = token.clone() else { continue };
+                let (step, message) = match &p {
+                    UploadProgress::Created { file_id } => (1.0, format!("created {file_id}")),
+                    UploadProgress::Uploaded { bytes } => (2.0, format!("sent {bytes} bytes")),
+                    UploadProgress::Processing { polls } => (
+                        2.0 + (*polls as f64 / (*polls as f64 + 1.0)).min(0.9),
+                        "Whop is processing the file".to_owned(),
+                    ),
+                    UploadProgress::Ready => (3.0, "ready".to_owned()),
+                };
+                let param = ProgressNotificationParam::new(token, step)
+                    .with_total(3.0)
+                    .with_message(message);
+                // The client may have gone away; progress is best effort.
+                peer.notify_progress(param).await.ok();
+            }
+        };
+        let upload = async move {
+            let report = move |p: UploadProgress| {
+                tx.send(p).ok();
+            };
+            self.client
+                .upload(source, &report)
+                .await
+                .map_err(|e| ToolError::whop(e, Effect::Write))
+        };
+        let (file, ()) = cancellable(&ct, async { Ok(tokio::join!(upload, forward)) }).await?;
+        let out = FileOut::from(&file?, size);
+        let text = format!(
+            "Uploaded {} as {} ({} bytes, {}, {}). Attach it with send_message attachment_ids: [\"{}\"].",
+            out.filename.as_deref().unwrap_or(&filename),
+            out.id,
+            out.size.unwrap_or(size),
+            out.content_type.as_deref().unwrap_or("unknown type"),
+            out.status,
+            out.id
+        );
+        output(text, &out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_forms() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVs\nbG8").unwrap(), b"hello");
+        assert_eq!(
+            decode_base64("data:text/plain;base64,aGVsbG8=").unwrap(),
+            b"hello"
+        );
+        assert!(
+            decode_base64("***")
+                .unwrap_err()
+                .0
+                .contains("not valid base64")
+        );
+        assert!(decode_base64("").unwrap_err().0.contains("empty"));
+        let huge = "A".repeat(MAX_BASE64_BYTES / 3 * 4 + 8192);
+        assert!(decode_base64(&huge).unwrap_err().0.contains("8 MiB"));
+    }
+
+    #[test]
+    fn filenames() {
+        assert_eq!(check_filename(" chart.png ").unwrap(), "chart.png");
+        for bad in ["", "a/b.png", "..", "x\u{0}y", "a\\b"] {
+            assert!(check_filename(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn no_roots_means_no_local_files_and_says_how_to_allow() {
+        let e = confine(&[], "/etc/passwd").unwrap_err().0;
+        assert!(
+            e.contains("--upload-root") && e.contains("WHOP_UPLOAD_ROOTS"),
+            "{e}"
+        );
+    }
+}

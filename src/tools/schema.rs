@@ -1,0 +1,86 @@
+//! Output schemas as compact as they can be while staying exact.
+
+/// The output schema of a tool returning `T`, written for what it is: the serialised form of
+/// our own types. Subschemas are inlined (no `$defs`/`$ref` indirection to follow), and a
+/// property that is not required loses its `null` alternative: our optional output fields are
+/// left out when empty, never written as `null` (the Python client's validation in the tests
+/// holds us to that).
+pub fn schema<T: schemars::JsonSchema + 'static>()
+-> std::sync::Arc<serde_json::Map<String, serde_json::Value>> {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
+    settings.inline_subschemas = true;
+    let root = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(root).expect("a schema serialises");
+    tighten_optional(&mut value);
+    let serde_json::Value::Object(mut map) = value else {
+        panic!("output schema of a struct is an object")
+    };
+    map.remove("title");
+    map.remove("description");
+    std::sync::Arc::new(map)
+}
+
+pub fn tighten_optional(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let required: Vec<String> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(Value::Object(props)) = map.get_mut("properties") {
+                for (name, prop) in props.iter_mut() {
+                    if !required.contains(name) {
+                        drop_null(prop);
+                    }
+                }
+            }
+            map.values_mut().for_each(tighten_optional);
+        }
+        Value::Array(items) => items.iter_mut().for_each(tighten_optional),
+        _ => {}
+    }
+}
+
+/// `{"type": ["string", "null"]}` → `{"type": "string"}`; `{"anyOf": [S, {"type": "null"}]}` → S.
+fn drop_null(prop: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(map) = prop else { return };
+    if let Some(Value::Array(types)) = map.get("type") {
+        let kept: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        map.insert(
+            "type".into(),
+            if kept.len() == 1 {
+                kept[0].clone()
+            } else {
+                Value::Array(kept)
+            },
+        );
+    }
+    let any_of = map.get("anyOf").and_then(Value::as_array).cloned();
+    if let Some(options) = any_of {
+        let kept: Vec<Value> = options
+            .into_iter()
+            .filter(|o| o.get("type").and_then(Value::as_str) != Some("null"))
+            .collect();
+        if kept.len() == 1 {
+            map.remove("anyOf");
+            if let Value::Object(inner) = &kept[0] {
+                for (k, v) in inner {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        } else {
+            map.insert("anyOf".into(), Value::Array(kept));
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! `/chat_channels`: the chat rooms of a company (each belongs to a chat experience).
+
+use super::{
+    Client, Error, Kind, Request,
+    messages::path_segment,
+    models::{ChatChannel, Page},
+    target,
+};
+
+#[derive(Debug, Clone)]
+pub struct ListChatChannels {
+    pub company_id: String,
+    pub product_id: Option<String>,
+    pub first: u32,
+    pub after: Option<String>,
+}
+
+impl Client {
+    pub async fn list_chat_channels(
+        &self,
+        q: &ListChatChannels,
+    ) -> Result<Page<ChatChannel>, Error> {
+        let req = Request::get(
+            "/chat_channels",
+            target("chat:read", Kind::Company, Some(&q.company_id)),
+        )
+        .param(self.company_param(), &q.company_id)
+        .param("first", q.first)
+        .opt_param("product_id", q.product_id.as_ref())
+        .opt_param("after", q.after.as_ref());
+        self.json(req).await
+    }
+
+    /// Accepts a chat channel id (`feed_…`) or the id of its experience (`exp_…`).
+    pub async fn get_chat_channel(&self, id: &str) -> Result<ChatChannel, Error> {
+        let req = Request::get(
+            format!("/chat_channels/{}", path_segment(id)),
+            target("chat:read", Kind::Channel, Some(id)),
+        );
+        self.json(req).await
+    }
+}

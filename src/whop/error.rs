@@ -1,0 +1,190 @@
+//! Errors from the Whop client: typed, so the tool layer can turn each into a sentence that
+//! names the cause and the next step. No variant ever holds the API key.
+
+use std::time::Duration;
+
+/// What a request was about, so an error can say which id or permission is involved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The permission Whop requires for the operation, e.g. `chat:read`.
+    pub scope: &'static str,
+    /// The kind of object the path addresses, e.g. `channel`.
+    pub kind: Kind,
+    /// The id in the path or the main parameter, when there is one.
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Channel,
+    SupportChannel,
+    File,
+    Reaction,
+    Company,
+    Account,
+    Upload,
+}
+
+impl Kind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Message => "message",
+            Kind::Channel => "channel",
+            Kind::SupportChannel => "support channel",
+            Kind::File => "file",
+            Kind::Reaction => "reaction",
+            Kind::Company => "company",
+            Kind::Account => "account",
+            Kind::Upload => "upload",
+        }
+    }
+}
+
+/// The parsed `{"error": {type, message, code, param}}` body, or what could be read of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiErrorBody {
+    pub kind: Option<String>,
+    pub message: Option<String>,
+    pub code: Option<String>,
+    pub param: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Whop answered with a non-2xx status (after any retries).
+    #[error("Whop answered HTTP {status}{}", .body.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Api {
+        status: u16,
+        body: Box<ApiErrorBody>,
+        /// Server-directed delay from `Retry-After` / `retry-after-ms`.
+        retry_after: Option<Duration>,
+        request_id: Option<String>,
+        attempts: u32,
+        target: Target,
+    },
+    /// No usable answer: connection refused or dropped, timeout, deadline reached.
+    #[error("could not reach Whop: {message}")]
+    Transport {
+        message: String,
+        timed_out: bool,
+        attempts: u32,
+        target: Target,
+    },
+    /// Whop answered 2xx but the body was not the JSON we expect.
+    #[error("Whop sent a response that could not be read: {message}")]
+    Decode { message: String, target: Target },
+    /// The file upload flow failed after Whop accepted the file.
+    #[error("{message}")]
+    Upload {
+        message: String,
+        file_id: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            Error::Api { target, .. }
+            | Error::Transport { target, .. }
+            | Error::Decode { target, .. } => Some(target),
+            Error::Upload { .. } => None,
+        }
+    }
+}
+
+/// Parses an error body leniently: Whop's nested shape, a top-level `message` (legacy and
+/// rate-limit bodies), `"error": null`, or plain text.
+pub fn parse_error_body(bytes: &[u8]) -> ApiErrorBody {
+    let text = String::from_utf8_lossy(bytes);
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        let trimmed = text.trim();
+        let looks_like_html = trimmed.starts_with('<');
+        return ApiErrorBody {
+            message: (!trimmed.is_empty() && !looks_like_html).then(|| truncate(trimmed, 300)),
+            ..Default::default()
+        };
+    };
+    let str_at = |v: &serde_json::Value, k: &str| {
+        v.get(k).and_then(|x| x.as_str()).map(|s| truncate(s, 500))
+    };
+    match value.get("error") {
+        Some(inner @ serde_json::Value::Object(_)) => ApiErrorBody {
+            kind: str_at(inner, "type"),
+            message: str_at(inner, "message"),
+            code: str_at(inner, "code"),
+            param: str_at(inner, "param"),
+        },
+        Some(serde_json::Value::String(s)) => ApiErrorBody {
+            message: Some(truncate(s, 500)),
+            ..Default::default()
+        },
+        _ => ApiErrorBody {
+            message: str_at(&value, "message"),
+            ..Default::default()
+        },
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_whop_error_shape() {
+        let b = parse_error_body(
+            br#"{"error":{"type":"invalid_request_error","code":"parameter_missing","message":"Missing required parameter: channel_id.","param":"channel_id"}}"#,
+        );
+        assert_eq!(b.kind.as_deref(), Some("invalid_request_error"));
+        assert_eq!(b.code.as_deref(), Some("parameter_missing"));
+        assert_eq!(b.param.as_deref(), Some("channel_id"));
+        assert_eq!(
+            b.message.as_deref(),
+            Some("Missing required parameter: channel_id.")
+        );
+    }
+
+    #[test]
+    fn is_lenient_with_other_shapes() {
+        assert_eq!(
+            parse_error_body(br#"{"error":null}"#),
+            ApiErrorBody::default()
+        );
+        assert_eq!(
+            parse_error_body(br#"{"message":"You are being rate limited"}"#)
+                .message
+                .as_deref(),
+            Some("You are being rate limited")
+        );
+        assert_eq!(
+            parse_error_body(b"Bad Gateway").message.as_deref(),
+            Some("Bad Gateway")
+        );
+        assert_eq!(
+            parse_error_body(b"<html><body>502</body></html>").message,
+            None
+        );
+        assert_eq!(parse_error_body(b"").message, None);
+        assert_eq!(
+            parse_error_body(br#"{"error":"nope"}"#).message.as_deref(),
+            Some("nope")
+        );
+    }
+}

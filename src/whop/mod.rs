@@ -1,0 +1,476 @@
+//! Internal client for Whop's REST v1 chat API. It knows nothing about MCP.
+//!
+//! One [`Client`] holds one `reqwest::Client` (rustls), the base URL, the key and the pinned
+//! `Api-Version-Date`. Every call goes through [`Client::execute`], the one place that adds
+//! headers, applies the retry policy, and turns non-2xx answers into [`Error`]s.
+//! The resource files (`messages.rs`, `channels.rs`, …) only describe requests.
+
+mod accounts;
+mod channels;
+pub mod error;
+mod files;
+mod messages;
+pub mod models;
+mod reactions;
+pub mod retry;
+mod support;
+
+use std::{fmt, sync::Arc, time::Instant};
+
+use bytes::Bytes;
+use reqwest::{
+    Method, StatusCode,
+    header::{self, HeaderName, HeaderValue},
+};
+use serde::de::DeserializeOwned;
+
+pub use channels::ListChatChannels;
+pub use error::{ApiErrorBody, Error, Kind, Target};
+pub use files::{UploadProgress, UploadSource};
+pub use messages::{CreateMessage, ListMessages, UpdateMessage};
+pub use retry::RetryPolicy;
+pub use support::{CreateSupportChannel, ListSupportChannels};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
+/// The API version this crate is written against (the Python SDK 2.6.0 pin).
+pub const DEFAULT_API_VERSION: &str = "2026-10-15-1";
+pub const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
+
+/// Which name the company filter has in a given `Api-Version-Date`.
+///
+/// Whop renamed `company_id` to `account_id` on the chat endpoints between 2026-07-20 (the
+/// TypeScript SDK's pin, which sends `company_id`) and 2026-10-15-1 (the Python SDK's pin,
+/// which sends `account_id`); the exact version is not documented. We assume every version
+/// after 2026-07-20 uses `account_id`. Version dates compare correctly as strings.
+pub fn company_param(api_version: &str) -> &'static str {
+    if api_version > "2026-07-20" {
+        "account_id"
+    } else {
+        "company_id"
+    }
+}
+
+/// A secret string whose `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Secret(Arc::from(value))
+    }
+    /// The only way to read the value; grep for it when auditing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Settings for [`Client::new`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: String,
+    pub api_key: Secret,
+    pub api_version: String,
+    pub policy: RetryPolicy,
+}
+
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: String,
+    auth: HeaderValue,
+    api_version: String,
+    version_header: HeaderValue,
+    policy: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url)
+            .field("api_version", &self.inner.api_version)
+            .field("auth", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone)]
+pub(crate) enum Endpoint {
+    /// A path under the API base URL; carries the API key.
+    Api(String),
+    /// An absolute URL handed out by Whop (a presigned upload URL); never carries the API key.
+    External(String),
+}
+
+/// One logical request. Retries resend it unchanged, `Idempotency-Key` included.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub method: Method,
+    pub endpoint: Endpoint,
+    pub query: Vec<(&'static str, String)>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Option<Bytes>,
+    pub idempotency_key: Option<String>,
+    pub target: Target,
+    pub policy: Option<RetryPolicy>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: impl Into<String>, target: Target) -> Self {
+        Request {
+            method,
+            endpoint: Endpoint::Api(path.into()),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            idempotency_key: None,
+            target,
+            policy: None,
+        }
+    }
+
+    pub fn get(path: impl Into<String>, target: Target) -> Self {
+        Self::new(Method::GET, path, target)
+    }
+
+    /// A POST with a JSON body and a fresh `Idempotency-Key`, so that retries of this one
+    /// logical call can never create a second object.
+    pub fn post_json(
+        path: impl Into<String>,
+        body: &impl serde::Serialize,
+        target: Target,
+    ) -> Self {
+        let mut r = Self::new(Method::POST, path, target).json(body);
+        r.idempotency_key = Some(uuid::Uuid::new_v4().to_string());
+        r
+    }
+
+    pub fn json(mut self, body: &impl serde::Serialize) -> Self {
+        // Serialising our own request types cannot fail (string keys, no maps of non-strings).
+        let bytes = serde_json::to_vec(body).expect("request body serialises");
+        self.body = Some(Bytes::from(bytes));
+        self.headers.push((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        self
+    }
+
+    pub fn param(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.query.push((name, value.to_string()));
+        self
+    }
+
+    pub fn opt_param(self, name: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.param(name, v),
+            None => self,
+        }
+    }
+}
+
+/// A successful answer.
+pub(crate) struct Response {
+    pub body: Bytes,
+}
+
+pub(crate) fn target(scope: &'static str, kind: Kind, id: Option<&str>) -> Target {
+    Target {
+        scope,
+        kind,
+        id: id.map(str::to_owned),
+    }
+}
+
+impl Client {
+    pub fn new(options: ClientOptions) -> Result<Self, Error> {
+        let setup_error = |message: String| Error::Transport {
+            message,
+            timed_out: false,
+            attempts: 0,
+            target: target("", Kind::Account, None),
+        };
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", options.api_key.expose()))
+            .map_err(|_| {
+                setup_error("the API key contains characters not allowed in a header".into())
+            })?;
+        // Marked sensitive so that hyper/reqwest never print it, even at trace level.
+        auth.set_sensitive(true);
+        let version_header = HeaderValue::from_str(&options.api_version)
+            .map_err(|_| setup_error("the API version is not a valid header value".into()))?;
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .pool_idle_timeout(std::time::Duration::from_secs(60))
+            .https_only(false);
+        if is_loopback_url(&options.base_url) {
+            // The sandbox on this machine must never be reached through a proxy.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| setup_error(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url: options.base_url.trim_end_matches('/').to_owned(),
+                auth,
+                api_version: options.api_version,
+                version_header,
+                policy: options.policy,
+            }),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// The company filter's parameter name for the pinned version.
+    pub fn company_param(&self) -> &'static str {
+        company_param(&self.inner.api_version)
+    }
+
+    /// Sends a request, retrying what the policy allows, and decodes a JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
+        let target = request.target.clone();
+        let response = self.execute(request).await?;
+        serde_json::from_slice(&response.body).map_err(|e| Error::Decode {
+            message: format!("{e} (body starts {:?})", preview(&response.body)),
+            target,
+        })
+    }
+
+    /// The request pipeline: headers, attempts, backoff, deadline, error mapping.
+    pub(crate) async fn execute(&self, request: Request) -> Result<Response, Error> {
+        let policy = request.policy.as_ref().unwrap_or(&self.inner.policy);
+        let replayable =
+            RetryPolicy::is_replayable(&request.method, request.idempotency_key.is_some());
+        let started = Instant::now();
+        let deadline = started + policy.deadline;
+        let (url, authenticated) = match &request.endpoint {
+            Endpoint::Api(path) => (format!("{}{}", self.inner.base_url, path), true),
+            Endpoint::External(url) => (url.clone(), false),
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let mut builder = self
+                .inner
+                .http
+                .request(request.method.clone(), &url)
+                .timeout(policy.attempt_timeout.min(remaining))
+                .query(&request.query);
+            if authenticated {
+                builder = builder
+                    .header(header::AUTHORIZATION, self.inner.auth.clone())
+                    .header("Api-Version-Date", self.inner.version_header.clone())
+                    .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+            }
+            for (name, value) in &request.headers {
+                builder = builder.header(name.clone(), value.clone());
+            }
+            if let Some(key) = &request.idempotency_key {
+                builder = builder.header("Idempotency-Key", key.as_str());
+            }
+            if let Some(body) = &request.body {
+                builder = builder.body(body.clone());
+            }
+
+            let outcome = match builder.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Ok(body) => Ok((status, headers, body)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+
+            let (failure, wait) = match outcome {
+                Ok((status, _, body)) if status.is_success() => {
+                    tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
+                        status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "whop request");
+                    return Ok(Response { body });
+                }
+                Ok((status, headers, body)) => {
+                    let retry_after = retry::retry_after(&headers);
+                    let error = Error::Api {
+                        status: status.as_u16(),
+                        body: Box::new(error::parse_error_body(&body)),
+                        retry_after,
+                        request_id: headers
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                        attempts: attempt,
+                        target: request.target.clone(),
+                    };
+                    tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
+                        status = status.as_u16(), attempt, "whop request failed");
+                    if !(replayable && RetryPolicy::is_retryable_status(status)) {
+                        return Err(error);
+                    }
+                    let wait = match retry_after {
+                        Some(d) if d > policy.max_retry_after => return Err(error),
+                        Some(d) => d,
+                        None => policy.backoff(attempt - 1),
+                    };
+                    (error, wait)
+                }
+                Err(e) => {
+                    let timed_out = e.is_timeout();
+                    let error = Error::Transport {
+                        message: describe_transport_error(&e, timed_out),
+                        timed_out,
+                        attempts: attempt,
+                        target: request.target.clone(),
+                    };
+                    tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
+                        attempt, error = %error, "whop request failed");
+                    if !replayable {
+                        return Err(error);
+                    }
+                    (error, policy.backoff(attempt - 1))
+                }
+            };
+
+            let now = Instant::now();
+            if attempt >= policy.max_attempts || now + wait >= deadline {
+                return Err(finalise(failure, attempt, now >= deadline));
+            }
+            tracing::info!(method = %request.method, path = %log_path(&request.endpoint),
+                attempt, wait_ms = wait.as_millis() as u64, "retrying whop request");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn finalise(error: Error, attempts: u32, deadline_hit: bool) -> Error {
+    match error {
+        Error::Transport {
+            message,
+            timed_out,
+            target,
+            ..
+        } => Error::Transport {
+            message,
+            timed_out: timed_out || deadline_hit,
+            attempts,
+            target,
+        },
+        Error::Api {
+            status,
+            body,
+            retry_after,
+            request_id,
+            target,
+            ..
+        } => Error::Api {
+            status,
+            body,
+            retry_after,
+            request_id,
+            attempts,
+            target,
+        },
+        other => other,
+    }
+}
+
+/// A transport error in words, without the URL (which reqwest appends and which may carry
+/// a presigned signature) and without any header.
+fn describe_transport_error(e: &reqwest::Error, timed_out: bool) -> String {
+    if timed_out {
+        "the request timed out".into()
+    } else if e.is_connect() {
+        "the connection could not be opened".into()
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while the answer was being received".into()
+    } else {
+        "the connection was closed before an answer arrived".into()
+    }
+}
+
+fn log_path(endpoint: &Endpoint) -> &str {
+    match endpoint {
+        Endpoint::Api(path) => path,
+        Endpoint::External(_) => "<upload url>",
+    }
+}
+
+fn preview(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned()
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host().map(|h| match h {
+                url::Host::Domain(d) => d == "localhost",
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Status codes the tool layer treats specially.
+pub fn is_not_found(e: &Error) -> bool {
+    e.status() == Some(StatusCode::NOT_FOUND.as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn company_param_follows_the_version() {
+        assert_eq!(company_param("2026-10-15-1"), "account_id");
+        assert_eq!(company_param("2026-09-09-1"), "account_id");
+        assert_eq!(company_param("2026-07-20"), "company_id");
+        assert_eq!(company_param("2025-01-01"), "company_id");
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("apik_topsecret");
+        assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
+        let c = Client::new(ClientOptions {
+            base_url: "http://127.0.0.1:1/api/v1".into(),
+            api_key: s,
+            api_version: DEFAULT_API_VERSION.into(),
+            policy: RetryPolicy::default(),
+        })
+        .unwrap();
+        assert!(!format!("{c:?}").contains("topsecret"));
+        assert!(c.inner.auth.is_sensitive());
+        assert!(!format!("{:?}", c.inner.auth).contains("topsecret"));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_url("http://127.0.0.1:8080/api/v1"));
+        assert!(is_loopback_url("http://localhost/api/v1"));
+        assert!(is_loopback_url("http://[::1]:9/"));
+        assert!(!is_loopback_url("https://api.whop.com/api/v1"));
+    }
+}

@@ -1,0 +1,79 @@
+//! `/support_channels`: one-to-one chats between a customer and the business.
+
+use serde::Serialize;
+
+use super::{
+    Client, Error, Kind, Request,
+    messages::path_segment,
+    models::{Page, SupportChannel},
+    target,
+};
+
+#[derive(Debug, Clone)]
+pub struct ListSupportChannels {
+    pub company_id: Option<String>,
+    /// `Some(true)`: only unresolved chats; `Some(false)`: only resolved ones.
+    pub open: Option<bool>,
+    pub first: u32,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateSupportChannel {
+    pub company_id: String,
+    /// A user id (`user_…`) or a username.
+    pub user: String,
+    pub custom_name: Option<String>,
+}
+
+impl Client {
+    /// Most recently active first; asks Whop to include each chat's last message.
+    pub async fn list_support_channels(
+        &self,
+        q: &ListSupportChannels,
+    ) -> Result<Page<SupportChannel>, Error> {
+        let req = Request::get(
+            "/support_channels",
+            target("support_chat:read", Kind::Company, q.company_id.as_deref()),
+        )
+        .opt_param(self.company_param(), q.company_id.as_ref())
+        .opt_param("open", q.open)
+        .param("order", "last_post_sent_at")
+        .param("direction", "desc")
+        .param("include_last_message", true)
+        .param("first", q.first)
+        .opt_param("after", q.after.as_ref());
+        self.json(req).await
+    }
+
+    pub async fn get_support_channel(&self, id: &str) -> Result<SupportChannel, Error> {
+        let req = Request::get(
+            format!("/support_channels/{}", path_segment(id)),
+            target("support_chat:read", Kind::SupportChannel, Some(id)),
+        );
+        self.json(req).await
+    }
+
+    /// Opens a support chat with a customer, or returns the existing one (Whop's behaviour).
+    pub async fn create_support_channel(
+        &self,
+        c: &CreateSupportChannel,
+    ) -> Result<SupportChannel, Error> {
+        let mut body = serde_json::Map::new();
+        body.insert(self.company_param().into(), c.company_id.clone().into());
+        body.insert("user_id".into(), c.user.clone().into());
+        if let Some(name) = &c.custom_name {
+            body.insert("custom_name".into(), name.clone().into());
+        }
+        let req = Request::post_json(
+            "/support_channels",
+            &Body(body),
+            target("support_chat:create", Kind::Company, Some(&c.company_id)),
+        );
+        self.json(req).await
+    }
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Body(serde_json::Map<String, serde_json::Value>);
