@@ -1,0 +1,115 @@
+//! The binary as a process: flags, exit codes, and a stdout that carries nothing but JSON-RPC.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Command, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_whop-chat-mcp");
+
+fn bare() -> Command {
+    let mut c = Command::new(BIN);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    c
+}
+
+#[test]
+fn help_and_version_work() {
+    let out = bare().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--demo",
+        "--upload-root",
+        "--company-id",
+        "--base-url",
+        "--api-version",
+        "WHOP_API_KEY",
+        "RUST_LOG",
+        "sandbox",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    let out = bare().arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        concat!("whop-chat-mcp ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_missing_key_exits_non_zero_with_one_clear_line() {
+    let out = bare().stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("WHOP_API_KEY is not set") && stderr.contains("--demo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_before_serving() {
+    for (k, v, needle) in [
+        ("WHOP_COMPANY_ID", "exp_123", "WHOP_COMPANY_ID"),
+        ("WHOP_BASE_URL", "http://api.example.com/api/v1", "https"),
+        ("WHOP_UPLOAD_ROOTS", "/no/such/dir", "upload root"),
+    ] {
+        let out = bare()
+            .env("WHOP_API_KEY", "k_1234567890")
+            .env(k, v)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{k}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(needle), "{k}: {stderr}");
+    }
+}
+
+#[test]
+fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
+    let mut child = bare()
+        .arg("--demo")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_messages","arguments":{"channel_id":"feed_Cf4Iu7Ol2Ea9Wr"}}}"#,
+    ];
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut raw = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not JSON on stdout ({e}): {line}"));
+        assert_eq!(v["jsonrpc"], "2.0");
+        raw.push(line);
+    }
+    drop(stdin); // EOF ends the server
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit at EOF is clean: {status:?}");
+    let answer = &raw[1];
+    for s in [
+        "Привет из Москвы!",
+        "日本から参加しています",
+        "Crème brûlée",
+        "🍰",
+    ] {
+        assert!(answer.contains(s), "{s} not written as UTF-8:\n{answer}");
+    }
+    assert!(!answer.contains("\\u"), "no \\u escapes:\n{answer}");
+}

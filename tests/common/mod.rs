@@ -1,0 +1,136 @@
+//! Shared test harness: an in-process sandbox on a loopback port, the built binary as a child
+//! process, and rmcp's client talking to it over stdio.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::{
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
+
+use rmcp::{
+    ClientHandler, RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult, ContentBlock, ProgressNotificationParam},
+    service::{NotificationContext, RunningService},
+    transport::TokioChildProcess,
+};
+use serde_json::Value;
+use whop_chat_mcp::sandbox::Sandbox;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_whop-chat-mcp");
+
+/// A key unlike any other string in the project, so a leak is easy to spot.
+pub fn random_key() -> String {
+    format!("sk_test_{}", uuid::Uuid::new_v4().simple())
+}
+
+pub async fn sandbox() -> Sandbox {
+    Sandbox::start(([127, 0, 0, 1], 0).into(), &random_key())
+        .await
+        .expect("sandbox starts")
+}
+
+/// Records what the server sends besides responses.
+#[derive(Clone, Default)]
+pub struct Recorder {
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+pub type Client = RunningService<RoleClient, Recorder>;
+
+/// The server binary pointed at `sandbox`, with a clean environment plus `env`.
+pub fn command(sandbox: &Sandbox, env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WHOP_BASE_URL", sandbox.base_url())
+        .env("WHOP_API_KEY", sandbox.api_key());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Starts the server and connects rmcp's client (legacy `initialize`, 2025-11-25).
+pub async fn connect(cmd: tokio::process::Command) -> Client {
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server spawns");
+    Recorder::default()
+        .serve(transport)
+        .await
+        .expect("initialize succeeds")
+}
+
+/// Like [`connect`] but keeps the server's stderr for inspection.
+pub async fn connect_with_stderr(
+    cmd: tokio::process::Command,
+) -> (Client, tokio::process::ChildStderr) {
+    let (transport, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server spawns");
+    (
+        Recorder::default()
+            .serve(transport)
+            .await
+            .expect("initialize succeeds"),
+        stderr.expect("piped"),
+    )
+}
+
+pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} call failed at the protocol level: {e}"))
+}
+
+/// The text of a result's (single) text block.
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| match c {
+            ContentBlock::Text(t) => Some(t.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn structured(r: &CallToolResult) -> Value {
+    r.structured_content
+        .clone()
+        .expect("structuredContent present")
+}
+
+/// Asserts success and returns (text, structured).
+pub fn ok(r: &CallToolResult) -> (String, Value) {
+    assert_ne!(r.is_error, Some(true), "unexpected tool error: {}", text(r));
+    (text(r), structured(r))
+}
+
+/// Asserts a tool error and returns its text.
+pub fn err(r: &CallToolResult) -> String {
+    assert_eq!(
+        r.is_error,
+        Some(true),
+        "expected a tool error, got: {}",
+        text(r)
+    );
+    text(r)
+}

@@ -1,0 +1,103 @@
+"""Drives whop-chat-mcp with the official MCP Python SDK (mcp==2.3.0), an independent client.
+
+usage: python python_smoke.py MODE SERVER_BINARY
+  MODE: legacy (initialize, 2025-11-25) or auto (server/discover, 2026-07-28 against rmcp)
+
+Starts the server with --demo, lists the tools, calls each one with sensible arguments and
+one with a bad id, and checks what a model would read. The SDK itself validates every
+structuredContent against the tool's outputSchema (a mismatch raises). Exit code 0 = all good.
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+SIX = {"send_message", "list_messages", "list_channels", "get_channel", "list_support_channels", "upload_file"}
+READS = {"list_messages", "list_channels", "get_channel", "list_support_channels"}
+
+
+def text_of(result) -> str:
+    return "\n".join(b.text for b in result.content if getattr(b, "type", None) == "text")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+async def main() -> int:
+    mode, binary = sys.argv[1], sys.argv[2]
+    root = Path(tempfile.mkdtemp(prefix="whop-mcp-py-"))
+    (root / "notes.txt").write_text("Meeting notes — café ☕\n", encoding="utf-8")
+    params = StdioServerParameters(command=binary, args=["--demo", "--upload-root", str(root)])
+    report = {"mode": mode}
+    async with Client(params, mode=mode) as c:
+        report["protocol"] = str(c.protocol_version)
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        check(SIX <= set(tools), f"missing tools: {SIX - set(tools)}")
+        for name, t in tools.items():
+            check(t.output_schema and t.output_schema.get("type") == "object", f"{name}: outputSchema")
+            check(t.annotations is not None, f"{name}: annotations")
+            check(t.annotations.open_world_hint is True, f"{name}: openWorldHint")
+            if name in READS:
+                check(t.annotations.read_only_hint is True, f"{name}: readOnlyHint")
+        report["tools"] = sorted(tools)
+
+        calls = {}
+
+        async def call(name, args, expect_error=False, **kw):
+            r = await c.call_tool(name, args, **kw)
+            check(bool(r.is_error) == expect_error, f"{name}{args}: is_error={r.is_error}: {text_of(r)}")
+            calls.setdefault(name, 0)
+            calls[name] += 1
+            return r
+
+        r = await call("list_channels", {})
+        channels = r.structured_content["channels"]
+        general = next(ch for ch in channels if ch["name"] == "General")
+        check("#General" in text_of(r), "channel names in text")
+
+        r = await call("get_channel", {"channel_id": general["experience_id"]})
+        check(r.structured_content["id"] == general["id"], "get_channel by experience id")
+
+        r = await call("list_messages", {"channel_id": general["id"], "limit": 5})
+        page = r.structured_content
+        check(len(page["messages"]) == 5 and page["next_cursor"], "first page")
+        check("untrusted user content" in text_of(r), "untrusted marker")
+        r = await call("list_messages", {"channel_id": general["id"], "limit": 5, "cursor": page["next_cursor"]})
+        check(not {m["id"] for m in page["messages"]} & {m["id"] for m in r.structured_content["messages"]}, "pages differ")
+
+        r = await call("list_support_channels", {"open": True})
+        check(any(s.get("needs_reply") for s in r.structured_content["support_channels"]), "inbox needs replies")
+
+        progress = []
+
+        async def on_progress(done, total, message):
+            progress.append(done)
+
+        r = await call("upload_file", {"path": "notes.txt"}, progress_callback=on_progress)
+        file_id = r.structured_content["id"]
+        check(r.structured_content["status"] == "ready", "upload ready")
+        report["upload_progress"] = progress
+
+        r = await call("send_message", {"channel_id": general["id"], "content": "Notes from today ✅", "attachment_ids": [file_id]})
+        check(r.structured_content["id"].startswith("msg_"), "message id")
+        check(r.structured_content["content"] == "Notes from today ✅", "content round-trips as UTF-8")
+
+        r = await call("get_channel", {"channel_id": "feed_DoesNotExist01"}, expect_error=True)
+        check("list_channels" in text_of(r), "404 names the listing tool")
+        r = await call("send_message", {"channel_id": general["id"], "content": "   "}, expect_error=True)
+        check("blank" in text_of(r), "blank content refused")
+
+        check(SIX <= set(calls), f"not every tool was called: {SIX - set(calls)}")
+        report["calls"] = calls
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(anyio.run(main))
