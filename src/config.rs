@@ -143,21 +143,21 @@ impl Config {
         }
 
         let company_id = args.company_id.clone().or_else(|| env("WHOP_COMPANY_ID"));
-        if let Some(id) = &company_id {
-            if !id.starts_with("biz_") || id.len() < 5 || id.chars().any(char::is_whitespace) {
-                return err(format!(
-                    "WHOP_COMPANY_ID must be a company id like biz_XXXXXXXXXXXXXX, got {id:?}"
-                ));
-            }
+        if let Some(id) = &company_id
+            && (!id.starts_with("biz_") || id.len() < 5 || id.chars().any(char::is_whitespace))
+        {
+            return err(format!(
+                "WHOP_COMPANY_ID must be a company id like biz_XXXXXXXXXXXXXX, got {id:?}"
+            ));
         }
 
         let mut roots: Vec<PathBuf> = args.upload_roots.clone();
-        if roots.is_empty() {
-            if let Some(list) = env("WHOP_UPLOAD_ROOTS") {
-                roots = std::env::split_paths(&list)
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .collect();
-            }
+        if roots.is_empty()
+            && let Some(list) = env("WHOP_UPLOAD_ROOTS")
+        {
+            roots = std::env::split_paths(&list)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect();
         }
         let upload_roots = roots
             .iter()

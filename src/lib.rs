@@ -5,10 +5,12 @@
 //! - [`whop`]    — the Whop REST v1 client: requests, retries, errors, models. Knows no MCP.
 //! - [`tools`]   — the MCP tools: validate input, call the client, shape output for models.
 //! - [`server`]  — the MCP `ServerHandler`: tool list, instructions, dispatch.
+//! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
 
 pub mod config;
 pub mod sandbox;
 pub mod server;
 pub mod tools;
+pub mod transport;
 pub mod whop;

@@ -106,8 +106,10 @@ async fn serve_stdio(config: Config) -> anyhow::Result<()> {
             api_key: Some(api_key),
         },
     );
+    // Non-blocking pipes when the host gives us pipes; the guard answers broken requests.
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(whop_chat_mcp::transport::GuardedStdio::new(stdin, stdout))
         .await
         .context("MCP initialisation failed")?;
     tokio::select! {

@@ -148,10 +148,10 @@ fn redact(result: &mut CallToolResult, key: &str) {
         }
     }
     for block in &mut result.content {
-        if let ContentBlock::Text(t) = block {
-            if t.text.contains(key) {
-                t.text = t.text.replace(key, "[redacted]");
-            }
+        if let ContentBlock::Text(t) = block
+            && t.text.contains(key)
+        {
+            t.text = t.text.replace(key, "[redacted]");
         }
     }
     if let Some(s) = &mut result.structured_content {

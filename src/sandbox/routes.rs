@@ -422,10 +422,9 @@ fn mentions(st: &Data, content: &str) -> (Vec<String>, bool) {
             .users
             .iter()
             .find(|u| u.username.eq_ignore_ascii_case(name))
+            && !ids.contains(&u.id)
         {
-            if !ids.contains(&u.id) {
-                ids.push(u.id.clone());
-            }
+            ids.push(u.id.clone());
         }
     }
     (ids, everyone)
@@ -522,14 +521,15 @@ async fn create_message(State(sb): Sb, Extension(cx): Extension<Ctx>, body: Byte
     let feed = st.feed_id(channel).ok_or_else(ApiError::not_found)?;
     feed_access(st, p, &feed, true)?;
     let rules = st.channel(&feed).cloned();
-    if let Some(c) = &rules {
-        if c.who_can_post == "admins" && !p.is_admin {
-            return Err(ApiError::new(
-                403,
-                "forbidden",
-                "Only admins can post in this channel.",
-            ));
-        }
+    if let Some(c) = &rules
+        && c.who_can_post == "admins"
+        && !p.is_admin
+    {
+        return Err(ApiError::new(
+            403,
+            "forbidden",
+            "Only admins can post in this channel.",
+        ));
     }
     if content.trim().is_empty() {
         return Err(ApiError::invalid(
@@ -607,13 +607,13 @@ async fn create_message(State(sb): Sb, Extension(cx): Extension<Ctx>, body: Byte
             Some(out)
         }
     };
-    if let Some(reply) = &replying_to {
-        if st.messages.get(reply).is_none_or(|m| m.channel_id != feed) {
-            return Err(ApiError::invalid(
-                "replying_to_message_id",
-                format!("Message {reply} is not in this channel."),
-            ));
-        }
+    if let Some(reply) = &replying_to
+        && st.messages.get(reply).is_none_or(|m| m.channel_id != feed)
+    {
+        return Err(ApiError::invalid(
+            "replying_to_message_id",
+            format!("Message {reply} is not in this channel."),
+        ));
     }
     if let Some(c) = rules.as_ref().filter(|_| !p.is_admin) {
         enforce_member_rules(st, c, p, content, !attachments.is_empty())?;
@@ -714,21 +714,21 @@ async fn update_message(
             "Only admins can pin other people's messages.",
         ));
     }
-    if let Some(c) = &content {
-        if c.trim().is_empty() {
-            return Err(ApiError::invalid(
-                "content",
-                "content can't be blank.".into(),
-            ));
-        }
+    if let Some(c) = &content
+        && c.trim().is_empty()
+    {
+        return Err(ApiError::invalid(
+            "content",
+            "content can't be blank.".into(),
+        ));
     }
     let now = st.next_created_ms();
     let m = st.messages.get_mut(&id).expect("checked above");
-    if let Some(c) = content {
-        if m.content.as_deref() != Some(c.as_str()) {
-            m.content = Some(c);
-            m.is_edited = true;
-        }
+    if let Some(c) = content
+        && m.content.as_deref() != Some(c.as_str())
+    {
+        m.content = Some(c);
+        m.is_edited = true;
     }
     if let Some(pin) = pinned {
         m.is_pinned = pin;

@@ -512,13 +512,13 @@ pub(crate) fn paginate(
     q: &PageQuery,
 ) -> Result<Value, ApiError> {
     for (name, v) in [("first", q.first), ("last", q.last)] {
-        if let Some(n) = v {
-            if !(1..=MAX_PAGE).contains(&n) {
-                return Err(ApiError::invalid(
-                    name,
-                    format!("{name} must be between 1 and {MAX_PAGE}."),
-                ));
-            }
+        if let Some(n) = v
+            && !(1..=MAX_PAGE).contains(&n)
+        {
+            return Err(ApiError::invalid(
+                name,
+                format!("{name} must be between 1 and {MAX_PAGE}."),
+            ));
         }
     }
     if q.first.is_some() && q.last.is_some() {

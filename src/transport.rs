@@ -1,0 +1,374 @@
+//! Guarded stdio transport: newline-delimited JSON-RPC on stdin/stdout, with an answer for
+//! every broken request.
+//!
+//! rmcp's own stdio transport ignores input that is not JSON (its maintainers chose that to
+//! avoid error storms with peers that echo errors back, rust-sdk#938) and answers malformed
+//! requests with `-32600` but without their id. JSON-RPC 2.0 asks for `-32700 Parse error`
+//! (id null) and for the id wherever it can be read, and a client that sent a broken request
+//! deserves to learn why instead of waiting for a timeout. So this transport:
+//! - answers non-JSON lines with `-32700`, and well-formed JSON that is not a valid message with
+//!   `-32600` (or `-32602` when only the params are wrong), carrying the request's id;
+//! - rate-limits those error answers (a burst of 20, then 10 per second), so a peer that echoes
+//!   errors back cannot start a storm;
+//! - ignores broken notifications and responses (JSON-RPC never answers those);
+//! - bounds a line at 16 MiB (like rmcp) and reads without blocking on pipes
+//!   ([`rmcp::transport::stdio_pipes`]).
+//!
+//! Everything else is rmcp's: a valid line is handed to the service loop unchanged.
+
+use std::{sync::Arc, time::Instant};
+
+use rmcp::{
+    RoleServer,
+    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::Transport,
+};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
+    sync::Mutex,
+};
+
+/// Longest line accepted.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Methods whose params must be an object.
+const NEEDS_PARAMS: &[&str] = &[
+    "initialize",
+    "tools/call",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+];
+
+pub struct GuardedStdio<R, W> {
+    reader: BufReader<R>,
+    line: Vec<u8>,
+    discarding: bool,
+    writer: Arc<Mutex<W>>,
+    errors: TokenBucket,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
+    pub fn new(read: R, write: W) -> Self {
+        GuardedStdio {
+            reader: BufReader::with_capacity(64 * 1024, read),
+            line: Vec::new(),
+            discarding: false,
+            writer: Arc::new(Mutex::new(write)),
+            errors: TokenBucket::new(20.0, 10.0),
+        }
+    }
+}
+
+enum Read {
+    Line,
+    Oversized,
+    Eof,
+}
+
+impl<R: AsyncRead + Unpin, W> GuardedStdio<R, W> {
+    /// Reads one line into `self.line`. Cancel-safe: bytes are only consumed once copied, so a
+    /// read dropped by the service loop's `select!` resumes where it stopped.
+    async fn read_line(&mut self) -> std::io::Result<Read> {
+        loop {
+            let buf = self.reader.fill_buf().await?;
+            if buf.is_empty() {
+                return Ok(Read::Eof);
+            }
+            let (take, complete) = match buf.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            if self.discarding {
+                self.reader.consume(take);
+                if complete {
+                    self.discarding = false;
+                    return Ok(Read::Oversized);
+                }
+                continue;
+            }
+            if self.line.len() + take > MAX_LINE {
+                self.line.clear();
+                self.reader.consume(take);
+                if complete {
+                    return Ok(Read::Oversized);
+                }
+                self.discarding = true;
+                continue;
+            }
+            self.line.extend_from_slice(&buf[..take]);
+            self.reader.consume(take);
+            if complete {
+                return Ok(Read::Line);
+            }
+        }
+    }
+}
+
+/// What to do with a line.
+#[derive(Debug)]
+enum Verdict {
+    Deliver(Box<RxJsonRpcMessage<RoleServer>>),
+    Answer(Value),
+    Ignore,
+}
+
+fn error(id: Value, code: i64, message: String) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+fn short(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    if s.chars().count() > 200 {
+        format!("{}…", s.chars().take(200).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Judges one line (without its newline).
+fn judge(line: &[u8]) -> Verdict {
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Verdict::Ignore;
+    }
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return Verdict::Answer(error(
+                Value::Null,
+                -32700,
+                format!("Parse error: the line is not valid JSON ({})", short(&e)),
+            ));
+        }
+    };
+    let id = value
+        .get("id")
+        .filter(|id| id.is_string() || id.is_number())
+        .cloned();
+    let method = value
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let is_request = id.is_some() && method.is_some();
+    if is_request && value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") {
+        let method = method.as_deref().unwrap_or_default();
+        if NEEDS_PARAMS.contains(&method) && !value.get("params").is_some_and(Value::is_object) {
+            return Verdict::Answer(error(
+                id.unwrap_or_default(),
+                -32602,
+                format!("Invalid params: {method} needs a params object"),
+            ));
+        }
+    }
+    match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
+        Ok(message) => Verdict::Deliver(Box::new(message)),
+        // A notification or a response: JSON-RPC never answers those.
+        Err(_) if id.is_none() && (method.is_some() || value.get("result").is_some() || value.get("error").is_some()) => Verdict::Ignore,
+        Err(_) if value.get("result").is_some() || value.get("error").is_some() => Verdict::Ignore,
+        Err(e) if is_request && value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") => Verdict::Answer(error(
+            id.unwrap_or_default(),
+            -32602,
+            format!("Invalid params for {}: {}", method.unwrap_or_default(), short(&e)),
+        )),
+        Err(_) => Verdict::Answer(error(
+            id.unwrap_or(Value::Null),
+            -32600,
+            "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\": \"2.0\", \"method\" and, for requests, an \"id\"".into(),
+        )),
+    }
+}
+
+impl<R, W> Transport<RoleServer> for GuardedStdio<R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let writer = self.writer.clone();
+        async move {
+            let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+            bytes.push(b'\n');
+            write_line(&writer, &bytes).await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let verdict = match self.read_line().await {
+                Ok(Read::Eof) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stdin read failed; ending the session");
+                    return None;
+                }
+                Ok(Read::Oversized) => Verdict::Answer(error(
+                    Value::Null,
+                    -32600,
+                    format!(
+                        "Invalid Request: the message is longer than {MAX_LINE} bytes and was discarded"
+                    ),
+                )),
+                Ok(Read::Line) => {
+                    let line = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+                    let verdict = judge(line);
+                    self.line.clear();
+                    verdict
+                }
+            };
+            match verdict {
+                Verdict::Deliver(message) => return Some(*message),
+                Verdict::Ignore => {}
+                Verdict::Answer(answer) => {
+                    if self.errors.take() {
+                        tracing::debug!(?answer, "answering a broken message");
+                        let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
+                        bytes.push(b'\n');
+                        if write_line(&self.writer, &bytes).await.is_err() {
+                            return None;
+                        }
+                    } else {
+                        tracing::warn!("too many broken messages; dropping this one unanswered");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.writer.lock().await.flush().await
+    }
+}
+
+async fn write_line<W: AsyncWrite + Unpin>(writer: &Mutex<W>, bytes: &[u8]) -> std::io::Result<()> {
+    let mut w = writer.lock().await;
+    w.write_all(bytes).await?;
+    w.flush().await
+}
+
+/// A token bucket: `burst` tokens, refilled at `rate` per second.
+struct TokenBucket {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(burst: f64, rate: f64) -> Self {
+        TokenBucket {
+            tokens: burst,
+            burst,
+            rate,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(line: &str) -> Value {
+        match judge(line.as_bytes()) {
+            Verdict::Answer(v) => v,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_lines_get_the_right_json_rpc_error() {
+        let a = answer("this is not json");
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (Value::Null, json!(-32700))
+        );
+        assert_eq!(answer("\u{0}\u{1} binary")["error"]["code"], -32700);
+        assert_eq!(
+            answer("{\"jsonrpc\":\"2.0\",\"id\":1,")["error"]["code"],
+            -32700
+        );
+        let a = answer(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":"oops"}"#);
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (json!(4), json!(-32602))
+        );
+        let a = answer(r#"{"jsonrpc":"2.0","id":"x8","method":"tools/call"}"#);
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (json!("x8"), json!(-32602))
+        );
+        let a = answer("[1,2,3]");
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (Value::Null, json!(-32600))
+        );
+        let a = answer(r#"{"id":5}"#);
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (json!(5), json!(-32600))
+        );
+        let a = answer(r#"{"jsonrpc":"1.0","id":9,"method":"ping"}"#);
+        assert_eq!(
+            (a["id"].clone(), a["error"]["code"].clone()),
+            (json!(9), json!(-32600))
+        );
+    }
+
+    #[test]
+    fn valid_messages_pass_and_broken_notifications_are_ignored() {
+        assert!(matches!(
+            judge(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Verdict::Deliver(_)
+        ));
+        assert!(matches!(
+            judge(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r"),
+            Verdict::Deliver(_)
+        ));
+        assert!(matches!(
+            judge(br#"{"jsonrpc":"2.0","id":2,"method":"no/such/method"}"#),
+            Verdict::Deliver(_)
+        ));
+        assert!(matches!(
+            judge(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":7}"#),
+            Verdict::Ignore
+        ));
+        // Responses are never answered (rmcp drops unsolicited ones).
+        assert!(!matches!(
+            judge(br#"{"jsonrpc":"2.0","id":10,"result":{}}"#),
+            Verdict::Answer(_)
+        ));
+        assert!(!matches!(
+            judge(br#"{"jsonrpc":"2.0","id":11,"error":"x"}"#),
+            Verdict::Answer(_)
+        ));
+        assert!(matches!(judge(b"   "), Verdict::Ignore));
+    }
+
+    #[test]
+    fn error_answers_are_rate_limited() {
+        let mut b = TokenBucket::new(20.0, 10.0);
+        assert_eq!((0..100).filter(|_| b.take()).count(), 20);
+    }
+}
