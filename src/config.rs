@@ -64,6 +64,20 @@ pub struct ServeArgs {
     /// [env: WHOP_UPLOAD_ROOTS, ':'-separated]
     #[arg(long = "upload-root", value_name = "DIR")]
     pub upload_roots: Vec<PathBuf>,
+    /// Register no tool that changes anything in Whop [env: WHOP_READ_ONLY=1]
+    #[arg(long)]
+    pub read_only: bool,
+    /// Channels send_message may post to (channel or experience ids); all others are refused
+    /// [env: WHOP_SEND_CHANNELS, comma-separated]
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub send_channels: Vec<String>,
+    /// Expose only these tools (default: all) [env: WHOP_TOOLS, comma-separated]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub tools: Vec<String>,
+    /// Seconds between polls while waiting for new messages (1–60) [env: WHOP_POLL_SECONDS]
+    /// [default: 3]
+    #[arg(long, value_name = "SECONDS")]
+    pub poll_seconds: Option<u64>,
 }
 
 /// Everything the server needs, validated.
@@ -77,6 +91,14 @@ pub struct Config {
     /// Canonical absolute paths of existing directories.
     pub upload_roots: Vec<PathBuf>,
     pub demo: bool,
+    /// No write tool is registered.
+    pub read_only: bool,
+    /// When set, send_message may post only to these channel or experience ids.
+    pub send_channels: Option<Vec<String>>,
+    /// When set, only these tools are exposed (names checked by the server).
+    pub tools: Option<Vec<String>>,
+    /// Interval between polls while waiting for new messages.
+    pub poll_interval: std::time::Duration,
 }
 
 impl fmt::Debug for Config {
@@ -88,6 +110,10 @@ impl fmt::Debug for Config {
             .field("company_id", &self.company_id)
             .field("upload_roots", &self.upload_roots)
             .field("demo", &self.demo)
+            .field("read_only", &self.read_only)
+            .field("send_channels", &self.send_channels)
+            .field("tools", &self.tools)
+            .field("poll_interval", &self.poll_interval)
             .finish()
     }
 }
@@ -164,6 +190,43 @@ impl Config {
             .map(canonical_dir)
             .collect::<Result<Vec<_>, _>>()?;
 
+        let read_only = args.read_only
+            || match env("WHOP_READ_ONLY")
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("0" | "false" | "no" | "off") => false,
+                Some("1" | "true" | "yes" | "on") => true,
+                Some(other) => {
+                    return err(format!(
+                        "WHOP_READ_ONLY must be 1 or 0 (true/false), got {other:?}"
+                    ));
+                }
+            };
+        let send_channels = id_list(
+            &args.send_channels,
+            env("WHOP_SEND_CHANNELS"),
+            "WHOP_SEND_CHANNELS",
+        )?;
+        let tools = id_list(&args.tools, env("WHOP_TOOLS"), "WHOP_TOOLS")?;
+        let poll_seconds = match args.poll_seconds {
+            Some(s) => s,
+            None => match env("WHOP_POLL_SECONDS") {
+                None => DEFAULT_POLL_SECONDS,
+                Some(v) => v.parse().or_else(|_| {
+                    err(format!(
+                        "WHOP_POLL_SECONDS must be a whole number of seconds, got {v:?}"
+                    ))
+                })?,
+            },
+        };
+        if !(1..=60).contains(&poll_seconds) {
+            return err(format!(
+                "WHOP_POLL_SECONDS must be between 1 and 60, got {poll_seconds}"
+            ));
+        }
+
         Ok(Config {
             api_key,
             base_url,
@@ -171,8 +234,48 @@ impl Config {
             company_id,
             upload_roots,
             demo: args.demo,
+            read_only,
+            send_channels,
+            tools,
+            poll_interval: std::time::Duration::from_secs(poll_seconds),
         })
     }
+}
+
+/// Default interval between polls while waiting for messages.
+pub const DEFAULT_POLL_SECONDS: u64 = 3;
+
+/// A comma-separated list from flags or the environment; `None` when neither gives one.
+fn id_list(
+    flag: &[String],
+    env: Option<String>,
+    name: &str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let raw: Vec<String> = if flag.is_empty() {
+        match env {
+            Some(v) => v.split(',').map(str::to_owned).collect(),
+            None => return Ok(None),
+        }
+    } else {
+        flag.to_vec()
+    };
+    let items: Vec<String> = raw
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return err(format!("{name} is set but lists nothing"));
+    }
+    if let Some(bad) = items.iter().find(|s| {
+        s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    }) {
+        return err(format!(
+            "{name} contains {bad:?}, which is not an id or a name"
+        ));
+    }
+    Ok(Some(items))
 }
 
 fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
@@ -377,6 +480,56 @@ mod tests {
                 .iter()
                 .all(|p| p.is_absolute() && !p.ends_with("."))
         );
+    }
+
+    #[test]
+    fn write_gates_and_tool_selection() {
+        let c = build(&[], &[("WHOP_API_KEY", "k")]).unwrap();
+        assert!(!c.read_only && c.send_channels.is_none() && c.tools.is_none());
+        assert_eq!(
+            c.poll_interval,
+            std::time::Duration::from_secs(DEFAULT_POLL_SECONDS)
+        );
+        let c = build(
+            &[],
+            &[
+                ("WHOP_API_KEY", "k"),
+                ("WHOP_READ_ONLY", "1"),
+                ("WHOP_SEND_CHANNELS", " feed_a, exp_b ,"),
+                ("WHOP_TOOLS", "list_messages,send_message"),
+                ("WHOP_POLL_SECONDS", "5"),
+            ],
+        )
+        .unwrap();
+        assert!(c.read_only);
+        assert_eq!(c.send_channels.unwrap(), ["feed_a", "exp_b"]);
+        assert_eq!(c.tools.unwrap(), ["list_messages", "send_message"]);
+        assert_eq!(c.poll_interval, std::time::Duration::from_secs(5));
+        let c = build(
+            &[
+                "--read-only",
+                "--send-channels",
+                "feed_x,feed_y",
+                "--tools",
+                "get_channel",
+            ],
+            &[("WHOP_API_KEY", "k")],
+        )
+        .unwrap();
+        assert!(c.read_only);
+        assert_eq!(c.send_channels.unwrap(), ["feed_x", "feed_y"]);
+        assert_eq!(c.tools.unwrap(), ["get_channel"]);
+        for (k, v, needle) in [
+            ("WHOP_READ_ONLY", "maybe", "WHOP_READ_ONLY"),
+            ("WHOP_SEND_CHANNELS", " , ", "lists nothing"),
+            ("WHOP_POLL_SECONDS", "0", "between 1 and 60"),
+            ("WHOP_POLL_SECONDS", "soon", "whole number"),
+        ] {
+            let e = build(&[], &[("WHOP_API_KEY", "k"), (k, v)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{k}={v}: {e}");
+        }
     }
 
     #[test]

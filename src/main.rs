@@ -10,7 +10,7 @@ use tracing_subscriber::{filter::Targets, prelude::*};
 use whop_chat_mcp::{
     config::{Cli, Command, Config, SandboxArgs},
     sandbox::{DEMO_API_KEY, Sandbox},
-    server::{Settings, WhopServer},
+    server::{Exposure, Settings, WhopServer},
     whop::{self, ClientOptions, RetryPolicy, Secret},
 };
 
@@ -44,10 +44,19 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("whop-chat-mcp: {e:#}");
-            ExitCode::FAILURE
+            if e.is::<ConfigFailure>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// A configuration problem found after parsing (e.g. an unknown tool name): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ConfigFailure(String);
 
 /// Logs go to stderr (stdout belongs to the protocol), without colour codes. `RUST_LOG`
 /// takes `level` and `target=level` directives, e.g. `whop_chat_mcp=debug`.
@@ -98,14 +107,18 @@ async fn serve_stdio(config: Config) -> anyhow::Result<()> {
         api_version: config.api_version.clone(),
         policy: RetryPolicy::default(),
     })?;
-    let server = WhopServer::new(
-        client,
-        Settings {
-            company_id,
-            upload_roots: config.upload_roots.clone(),
-            api_key: Some(api_key),
-        },
-    );
+    let settings = Settings {
+        company_id,
+        upload_roots: config.upload_roots.clone(),
+        api_key: Some(api_key),
+        send_channels: config.send_channels.clone(),
+        poll_interval: config.poll_interval,
+    };
+    let exposure = Exposure {
+        read_only: config.read_only,
+        only: config.tools.clone(),
+    };
+    let server = WhopServer::new(client, settings, &exposure).map_err(ConfigFailure)?;
     // Non-blocking pipes when the host gives us pipes; the guard answers broken requests.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = server

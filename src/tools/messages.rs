@@ -35,6 +35,38 @@ pub struct SendMessageArgs {
     pub poll_options: Option<Vec<String>>,
     /// Add link previews.
     pub auto_detect_links: Option<bool>,
+    /// Must be true to post @everyone or @here (notifies every member).
+    pub allow_mass_mention: Option<bool>,
+}
+
+/// Mentions that notify a whole community at once.
+pub const MASS_MENTIONS: &[&str] = &["@everyone", "@here"];
+
+/// The first mass mention in `content`, if any. Checked on the cleaned, lower-cased text, so
+/// `@EVERYONE` or `@every\u{200B}one` count too; `@everyones` or `me@everyone.com` do not.
+pub fn mass_mention(content: &str) -> Option<&'static str> {
+    let text = render::clean(content).to_lowercase();
+    let word = |c: Option<char>| {
+        c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '@' || c == '.')
+    };
+    MASS_MENTIONS.iter().copied().find(|m| {
+        text.match_indices(m).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + m.len()..].chars().next();
+            !word(before) && !(after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+        })
+    })
+}
+
+/// Refuses a mass mention the caller did not explicitly allow.
+pub fn check_mass_mention(content: &str, allowed: Option<bool>) -> Result<(), ToolError> {
+    match mass_mention(content) {
+        Some(m) if allowed != Some(true) => Err(ToolError::new(format!(
+            "content mentions {m}, which notifies every member. Nothing was sent. If the whole community \
+             really should be notified, call again with allow_mass_mention: true."
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -310,6 +342,7 @@ impl WhopServer {
             .as_deref()
             .map(|id| check_id("replying_to_message_id", id))
             .transpose()?;
+        check_mass_mention(content, a.allow_mass_mention)?;
         let request = CreateMessage {
             channel_id: channel_id.clone(),
             content: content.to_owned(),
@@ -319,6 +352,7 @@ impl WhopServer {
             auto_detect_links: a.auto_detect_links,
         };
         let message = cancellable(&ct, async {
+            self.check_send_allowed(&channel_id).await?;
             self.client
                 .create_message(&request)
                 .await
@@ -476,6 +510,34 @@ mod tests {
             json,
             r#"{"id":"m","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"x"},"content":"Café 👨‍👩‍👧 ok"}"#
         );
+    }
+
+    #[test]
+    fn mass_mentions_are_found_however_they_are_written() {
+        for text in [
+            "@everyone look",
+            "hi @Everyone!",
+            "(@here)",
+            "ping @every\u{200B}one",
+            "@HERE",
+        ] {
+            assert!(mass_mention(text).is_some(), "{text}");
+        }
+        for text in [
+            "@everyones",
+            "mail me@everyone.com",
+            "everyone here",
+            "@hereford",
+            "@chloe",
+        ] {
+            assert!(mass_mention(text).is_none(), "{text}");
+        }
+        let e = check_mass_mention("@everyone hi", None).unwrap_err().0;
+        assert!(
+            e.contains("allow_mass_mention: true") && e.contains("Nothing was sent"),
+            "{e}"
+        );
+        assert!(check_mass_mention("@everyone hi", Some(true)).is_ok());
     }
 
     #[test]
