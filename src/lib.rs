@@ -5,10 +5,13 @@
 //! - [`whop`]    — the Whop REST v1 client: requests, retries, errors, models. Knows no MCP.
 //! - [`tools`]   — the MCP tools: validate input, call the client, shape output for models.
 //! - [`server`]  — the MCP `ServerHandler`: tool list, instructions, dispatch.
+//! - [`resources`], [`prompts`] — channel resources with subscriptions; ready-made prompts.
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
 
 pub mod config;
+pub mod prompts;
+pub mod resources;
 pub mod sandbox;
 pub mod server;
 pub mod tools;

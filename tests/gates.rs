@@ -141,7 +141,7 @@ async fn mass_mentions_need_explicit_permission() {
         json!({"channel_id": feed, "content": "@everyone live now", "allow_mass_mention": true}),
     )
     .await);
-    assert_eq!(m["mentions_everyone"], true);
+    assert_eq!(m["flags"], json!(["@everyone"]));
     // An ordinary mention is not a mass mention.
     ok(&call(
         &client,

@@ -15,20 +15,20 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListChannelsArgs {
-    /// Company (biz_…); default WHOP_COMPANY_ID or the key's company.
+    /// biz_…; default WHOP_COMPANY_ID or the key's.
     pub company_id: Option<String>,
-    /// Only channels of this product (prod_…).
+    /// Only this product's (prod_…).
     pub product_id: Option<String>,
-    /// 1–100, default 20.
+    /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// next_cursor of the previous page.
+    /// Previous next_cursor.
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GetChannelArgs {
-    /// Channel (feed_…) or experience (exp_…) id.
+    /// feed_… or exp_… id.
     pub channel_id: String,
 }
 
@@ -39,6 +39,12 @@ pub struct ChannelOut {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experience_id: Option<String>,
+    pub rules: Rules,
+}
+
+// Who may post and react, and the moderation settings members are held to.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Rules {
     // `everyone` or `admins`.
     pub who_can_post: String,
     // `everyone` or `no_one`.
@@ -68,12 +74,14 @@ impl ChannelOut {
                 .map(render::inline)
                 .unwrap_or_else(|| "(unnamed)".into()),
             experience_id: c.experience.as_ref().map(|e| e.id.clone()),
-            who_can_post: c.who_can_post.clone().unwrap_or_else(|| "everyone".into()),
-            who_can_react: c.who_can_react.clone().unwrap_or_else(|| "everyone".into()),
-            cooldown_seconds: c.user_posts_cooldown_seconds.filter(|s| *s > 0),
-            ban_urls: c.ban_urls,
-            ban_media: c.ban_media,
-            banned_words: c.banned_words.iter().map(|w| render::inline(w)).collect(),
+            rules: Rules {
+                who_can_post: c.who_can_post.clone().unwrap_or_else(|| "everyone".into()),
+                who_can_react: c.who_can_react.clone().unwrap_or_else(|| "everyone".into()),
+                cooldown_seconds: c.user_posts_cooldown_seconds.filter(|s| *s > 0),
+                ban_urls: c.ban_urls,
+                ban_media: c.ban_media,
+                banned_words: c.banned_words.iter().map(|w| render::inline(w)).collect(),
+            },
         }
     }
 
@@ -84,25 +92,28 @@ impl ChannelOut {
             s.push(' ');
             s.push_str(exp);
         }
-        s.push_str(match self.who_can_post.as_str() {
+        s.push_str(match self.rules.who_can_post.as_str() {
             "admins" => " · admins only post",
             "everyone" => " · anyone posts",
             other => return format!("{s} · posting: {other}"),
         });
-        if self.who_can_react == "no_one" {
+        if self.rules.who_can_react == "no_one" {
             s.push_str(" · no reactions");
         }
-        if let Some(c) = self.cooldown_seconds {
+        if let Some(c) = self.rules.cooldown_seconds {
             s.push_str(&format!(" · slow mode {c} s"));
         }
-        if self.ban_urls {
+        if self.rules.ban_urls {
             s.push_str(" · no links");
         }
-        if self.ban_media {
+        if self.rules.ban_media {
             s.push_str(" · no media");
         }
-        if !self.banned_words.is_empty() {
-            s.push_str(&format!(" · {} banned words", self.banned_words.len()));
+        if !self.rules.banned_words.is_empty() {
+            s.push_str(&format!(
+                " · {} banned words",
+                self.rules.banned_words.len()
+            ));
         }
         s
     }
@@ -117,10 +128,9 @@ pub struct ChannelsPage {
 
 #[tool_router(router = channel_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// List a company's chat channels: name, channel id (feed_…), experience id (exp_…),
-    /// posting rules. Use the ids with list_messages/send_message.
+    /// Chat channels of a company: name, feed_… and exp_… ids, posting rules.
     #[tool(
-        annotations(title = "List channels", read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<ChannelsPage>()
     )]
     pub async fn list_channels(
@@ -182,10 +192,9 @@ impl WhopServer {
         )
     }
 
-    /// One chat channel by channel (feed_…) or experience (exp_…) id: name, both ids, posting
-    /// rules.
+    /// One chat channel by feed_… or exp_… id, with its posting rules.
     #[tool(
-        annotations(title = "Get channel", read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]
     pub async fn get_channel(

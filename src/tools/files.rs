@@ -34,6 +34,7 @@ const MAX_FILENAME_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum Visibility {
     // Anyone with the URL can see it (what chat attachments usually want).
     #[default]
@@ -44,11 +45,11 @@ pub enum Visibility {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct UploadFileArgs {
-    /// Local file inside an upload root (absolute or relative to it).
+    /// File in an upload root (absolute or relative).
     pub path: Option<String>,
-    /// Base64 bytes instead of path (max 8 MiB); needs filename.
+    /// Bytes in base64 (max 8 MiB), with filename.
     pub content_base64: Option<String>,
-    /// Name with extension, e.g. chart.png.
+    /// With extension, e.g. chart.png.
     pub filename: Option<String>,
     /// Default public.
     pub visibility: Option<Visibility>,
@@ -251,11 +252,10 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 
 #[tool_router(router = file_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// Upload a file for a message: a local path inside an upload root, or content_base64 +
-    /// filename. Waits until Whop has processed it; returns its id (file_…) for send_message
-    /// attachment_ids.
+    /// Upload a file from an upload root, or base64; returns its file_… id for send_message
+    /// attachment_ids once ready.
     #[tool(
-        annotations(title = "Upload file", read_only_hint = false, destructive_hint = false, open_world_hint = true),
+        annotations(destructive_hint = false, open_world_hint = true),
         output_schema = super::schema::<FileOut>()
     )]
     pub async fn upload_file(

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     server::WhopServer,
-    whop::{self, CreateMessage, ListMessages, models::Message},
+    whop::{self, CreateMessage, ListMessages, UpdateMessage, models::Message},
 };
 
 /// Most attachments and poll options one message may carry.
@@ -23,19 +23,19 @@ const MAX_POLL_OPTION_CHARS: usize = 200;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct SendMessageArgs {
-    /// Channel (feed_…), experience (exp_…) or support chat id.
+    /// feed_…, exp_… or support chat id.
     pub channel_id: String,
-    /// Markdown text, max 4000 chars.
+    /// Markdown, max 4000 chars.
     pub content: String,
-    /// File ids from upload_file (max 10).
+    /// file_… ids from upload_file.
     pub attachment_ids: Option<Vec<String>>,
-    /// Message id to reply to.
+    /// msg_… id to reply to.
     pub replying_to_message_id: Option<String>,
-    /// Make it a poll with these options (2–10).
+    /// 2–10 poll options.
     pub poll_options: Option<Vec<String>>,
     /// Add link previews.
     pub auto_detect_links: Option<bool>,
-    /// Must be true to post @everyone or @here (notifies every member).
+    /// true allows @everyone/@here.
     pub allow_mass_mention: Option<bool>,
 }
 
@@ -71,14 +71,14 @@ pub fn check_mass_mention(content: &str, allowed: Option<bool>) -> Result<(), To
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListMessagesArgs {
-    /// Channel (feed_…), experience (exp_…) or support chat id.
+    /// feed_…, exp_… or support chat id.
     pub channel_id: String,
-    /// 1–100, default 20.
+    /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// next_cursor of the previous page.
+    /// Previous next_cursor.
     pub cursor: Option<String>,
-    /// Oldest first (keep it while paging).
+    /// Oldest first; keep while paging.
     pub oldest_first: Option<bool>,
 }
 
@@ -126,25 +126,15 @@ pub struct MessageOut {
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replying_to_message_id: Option<String>,
-    // `system` or `automated`; absent for ordinary messages.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message_type: Option<String>,
-    #[serde(skip_serializing_if = "is_false")]
-    pub is_pinned: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    pub is_edited: bool,
-    #[serde(skip_serializing_if = "is_false")]
-    pub mentions_everyone: bool,
+    // What is true of the message, from: `pinned`, `edited`, `@everyone` (it mentions
+    // everyone), `system` / `automated` (not written by a person). One list instead of five
+    // mostly-false fields keeps each message short for the model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll: Option<Vec<PollOptionOut>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub view_count: Option<i64>,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 impl MessageOut {
@@ -162,10 +152,16 @@ impl MessageOut {
             user: m.user.as_ref().map(UserOut::from),
             content: m.content.as_deref().map(render::clean),
             replying_to_message_id: m.replying_to_message_id.clone(),
-            message_type: m.message_type.clone().filter(|t| t != "regular"),
-            is_pinned: m.is_pinned,
-            is_edited: m.is_edited,
-            mentions_everyone: m.mentions_everyone,
+            flags: [
+                (m.message_type.as_deref() == Some("system"), "system"),
+                (m.message_type.as_deref() == Some("automated"), "automated"),
+                (m.is_pinned, "pinned"),
+                (m.is_edited, "edited"),
+                (m.mentions_everyone, "@everyone"),
+            ]
+            .into_iter()
+            .filter_map(|(on, flag)| on.then_some(flag))
+            .collect(),
             reactions: m
                 .reaction_counts
                 .iter()
@@ -187,7 +183,6 @@ impl MessageOut {
                     })
                     .collect()
             }),
-            view_count: m.view_count,
         }
     }
 
@@ -207,20 +202,10 @@ impl MessageOut {
             s.push_str(" ↩");
             s.push_str(r);
         }
-        for (on, tag) in [
-            (
-                self.message_type.is_some(),
-                self.message_type.as_deref().unwrap_or(""),
-            ),
-            (self.is_pinned, "pinned"),
-            (self.is_edited, "edited"),
-            (self.mentions_everyone, "@everyone"),
-        ] {
-            if on {
-                s.push_str(" [");
-                s.push_str(tag);
-                s.push(']');
-            }
+        for flag in &self.flags {
+            s.push_str(" [");
+            s.push_str(flag);
+            s.push(']');
         }
         if !self.reactions.is_empty() {
             s.push_str(" {");
@@ -279,10 +264,10 @@ pub fn message_rows(messages: &[MessageOut]) -> (Vec<String>, Vec<usize>) {
 
 #[tool_router(router = message_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// Post a message (Markdown) to a chat channel or support chat; optionally a reply, a poll,
-    /// or with files from upload_file. Returns the message and its id. Each call posts once.
+    /// Post Markdown to a channel or support chat; can reply, poll or attach upload_file
+    /// files. Posts once per call.
     #[tool(
-        annotations(title = "Send message", read_only_hint = false, destructive_hint = false, open_world_hint = true),
+        annotations(destructive_hint = false, open_world_hint = true),
         output_schema = super::schema::<MessageOut>()
     )]
     pub async fn send_message(
@@ -291,18 +276,7 @@ impl WhopServer {
         ct: CancellationToken,
     ) -> ToolResult {
         let channel_id = check_id("channel_id", &a.channel_id)?;
-        let content = a.content.trim_end();
-        if content.trim().is_empty() {
-            return Err(ToolError::new(
-                "content is blank: write the message text (Markdown). Nothing was sent.",
-            ));
-        }
-        let chars = content.chars().count();
-        if chars > MAX_MESSAGE_CHARS {
-            return Err(ToolError::new(format!(
-                "content is {chars} characters; the limit is {MAX_MESSAGE_CHARS}. Shorten it or split it into several messages. Nothing was sent."
-            )));
-        }
+        let content = check_content(&a.content, "Nothing was sent")?;
         let attachment_ids = a.attachment_ids.unwrap_or_default();
         if attachment_ids.len() > MAX_ATTACHMENTS {
             return Err(ToolError::new(format!(
@@ -369,11 +343,10 @@ impl WhopServer {
         output(text, &out)
     }
 
-    /// Read a chat channel or support chat, newest first. Rows: time UTC, @author, id, ↩reply
-    /// target, flags, {reactions}, text. Pass next_cursor as cursor for older messages. Text is
-    /// untrusted user content.
+    /// Read a channel or support chat, newest first: time UTC, @author, id, ↩reply, [flags],
+    /// {reactions}, text (untrusted user content).
     #[tool(
-        annotations(title = "List messages", read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<MessagesPage>()
     )]
     pub async fn list_messages(
@@ -415,6 +388,179 @@ impl WhopServer {
             page_next,
         ))
     }
+
+    /// One message by msg_… id, full text (untrusted user content).
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = true),
+        output_schema = super::schema::<MessageOut>()
+    )]
+    pub async fn get_message(
+        &self,
+        Parameters(a): Parameters<MessageIdArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let id = check_id("message_id", &a.message_id)?;
+        let message = cancellable(&ct, async {
+            self.client
+                .get_message(&id)
+                .await
+                .map_err(|e| ToolError::whop(e, Effect::Read))
+        })
+        .await?;
+        let out = MessageOut::from(&message);
+        let when = out
+            .created_at
+            .as_deref()
+            .map(render::short_time)
+            .unwrap_or_default();
+        let (date, time) = when.split_once(' ').unwrap_or(("", when.as_str()));
+        let mut line = out.line(time);
+        if let Some(full) = &out.content {
+            // A single message is shown whole, up to the answer budget.
+            let prefix_end = line.find(": ").map(|i| i + 2).unwrap_or(line.len());
+            line.truncate(prefix_end);
+            line.push_str(&render::block(full, super::TEXT_BUDGET / 4));
+        }
+        output(
+            format!("{date} (UTC), untrusted user content:\n{line}"),
+            &out,
+        )
+    }
+
+    /// Change your own message's text, and/or pin or unpin (admins may pin any).
+    #[tool(
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = super::schema::<MessageOut>()
+    )]
+    pub async fn edit_message(
+        &self,
+        Parameters(a): Parameters<EditMessageArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let id = check_id("message_id", &a.message_id)?;
+        if a.content.is_none() && a.pinned.is_none() {
+            return Err(ToolError::new(
+                "nothing to change: give content and/or pinned.",
+            ));
+        }
+        let content = match &a.content {
+            Some(c) => {
+                let c = check_content(c, "Nothing was changed")?;
+                check_mass_mention(c, a.allow_mass_mention)?;
+                Some(c.to_owned())
+            }
+            None => None,
+        };
+        let update = UpdateMessage {
+            content,
+            is_pinned: a.pinned,
+        };
+        let message = cancellable(&ct, async {
+            self.client
+                .update_message(&id, &update)
+                .await
+                .map_err(|e| refusal(e, &id, "edit"))
+        })
+        .await?;
+        let out = MessageOut::from(&message);
+        let what = match (&update.content, update.is_pinned) {
+            (Some(_), Some(true)) => "Edited and pinned",
+            (Some(_), Some(false)) => "Edited and unpinned",
+            (Some(_), None) => "Edited",
+            (None, Some(true)) => "Pinned",
+            (None, _) => "Unpinned",
+        };
+        output(format!("{what} {}.", out.id), &out)
+    }
+
+    /// Delete a message for good (its author or a channel admin may).
+    #[tool(
+        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = true),
+        output_schema = super::schema::<DeletedOut>()
+    )]
+    pub async fn delete_message(
+        &self,
+        Parameters(a): Parameters<MessageIdArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let id = check_id("message_id", &a.message_id)?;
+        let deleted = cancellable(&ct, async {
+            self.client
+                .delete_message(&id)
+                .await
+                .map_err(|e| refusal(e, &id, "delete"))
+        })
+        .await?;
+        let text = if deleted {
+            format!("Deleted {id}.")
+        } else {
+            format!("Whop did not delete {id} (it reported false).")
+        };
+        output(
+            text,
+            &DeletedOut {
+                message_id: id,
+                deleted,
+            },
+        )
+    }
+}
+
+/// A Whop error on a message write; a 403 there is usually the ownership rule, not a
+/// missing permission, so say both.
+fn refusal(e: whop::Error, id: &str, verb: &str) -> ToolError {
+    match e.status() {
+        Some(403) => ToolError::new(format!(
+            "Whop refused to {verb} {id} (HTTP 403{}). Whop lets only a message's author change its text, and \
+             only the author or a channel admin pin or delete it; the API key also needs `chat:message:create` \
+             (`support_chat:message:create` in support chats).",
+            e.api_message()
+                .map(|m| format!(": {}", render::inline(m)))
+                .unwrap_or_default()
+        )),
+        _ => ToolError::whop(e, Effect::Write),
+    }
+}
+
+/// Checks message text: not blank, within the limit. Returns it without trailing space.
+pub fn check_content<'a>(content: &'a str, nothing: &str) -> Result<&'a str, ToolError> {
+    let content = content.trim_end();
+    if content.trim().is_empty() {
+        return Err(ToolError::new(format!(
+            "content is blank: write the message text (Markdown). {nothing}."
+        )));
+    }
+    let chars = content.chars().count();
+    if chars > MAX_MESSAGE_CHARS {
+        return Err(ToolError::new(format!(
+            "content is {chars} characters; the limit is {MAX_MESSAGE_CHARS}. Shorten it or split it into several messages. {nothing}."
+        )));
+    }
+    Ok(content)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MessageIdArgs {
+    /// msg_… id.
+    pub message_id: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EditMessageArgs {
+    /// msg_… id.
+    pub message_id: String,
+    /// New Markdown, max 4000 chars.
+    pub content: Option<String>,
+    /// Pin (true) or unpin.
+    pub pinned: Option<bool>,
+    /// true allows @everyone/@here.
+    pub allow_mass_mention: Option<bool>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeletedOut {
+    pub message_id: String,
+    pub deleted: bool,
 }
 
 /// The `list_messages` answer: header, rows within the budget, and how to continue.

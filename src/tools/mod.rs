@@ -6,12 +6,15 @@
 //! and a sentence that names the cause and the next step (hosts hide protocol errors from
 //! the model, so API failures are never turned into JSON-RPC errors).
 
+pub mod account;
 pub mod channels;
 pub mod files;
 pub mod messages;
+pub mod reactions;
 pub mod render;
 mod schema;
 pub mod support;
+pub mod watch;
 
 pub use schema::{schema, tighten_optional};
 
@@ -37,13 +40,13 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Longest id we pass to Whop.
 const MAX_ID_LEN: usize = 128;
 
-/// A failed tool call, as the model reads it.
+/// A failed tool call, as the model reads it, and the Whop HTTP status behind it (if any).
 #[derive(Debug)]
-pub struct ToolError(pub String);
+pub struct ToolError(pub String, pub Option<u16>);
 
 impl ToolError {
     pub fn new(message: impl Into<String>) -> Self {
-        ToolError(message.into())
+        ToolError(message.into(), None)
     }
 }
 
@@ -206,7 +209,7 @@ impl ToolError {
             ),
             whop::Error::Upload { message, .. } => message.clone(),
         };
-        ToolError(text)
+        ToolError(text, e.status())
     }
 }
 

@@ -1,4 +1,10 @@
 //! Output schemas as compact as they can be while staying exact.
+//!
+//! Fourteen tools must fit a `tools/list` of 10 KB, and full nested output schemas alone would
+//! take 7 KB. So an output schema names every top-level field of the result with its type
+//! (`object` and `array` without their inner shape, which the tool description and the text
+//! rendering show). The schema still validates exactly
+//! what it states (clients such as the Python SDK check every result against it).
 
 /// The output schema of a tool returning `T`, written for what it is: the serialised form of
 /// our own types. Subschemas are inlined (no `$defs`/`$ref` indirection to follow), and a
@@ -12,6 +18,7 @@ pub fn schema<T: schemars::JsonSchema + 'static>()
     let root = settings.into_generator().into_root_schema_for::<T>();
     let mut value = serde_json::to_value(root).expect("a schema serialises");
     tighten_optional(&mut value);
+    outline(&mut value);
     let serde_json::Value::Object(mut map) = value else {
         panic!("output schema of a struct is an object")
     };
@@ -81,6 +88,26 @@ fn drop_null(prop: &mut serde_json::Value) {
             }
         } else {
             map.insert("anyOf".into(), Value::Array(kept));
+        }
+    }
+}
+
+/// Keeps the root's properties with their types only (`object`, `array`, `string`, …).
+fn outline(root: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn bare(schema: &Value) -> Value {
+        let mut out = serde_json::Map::new();
+        if let Some(t) = schema.get("type") {
+            out.insert("type".into(), t.clone());
+        }
+        if let Some(e) = schema.get("enum") {
+            out.insert("enum".into(), e.clone());
+        }
+        Value::Object(out)
+    }
+    if let Some(Value::Object(props)) = root.get_mut("properties") {
+        for prop in props.values_mut() {
+            *prop = bare(prop);
         }
     }
 }

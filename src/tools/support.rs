@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     server::WhopServer,
-    whop::{ListSupportChannels, models::SupportChannel},
+    whop::{CreateSupportChannel, ListSupportChannels, models::SupportChannel},
 };
 
 /// Characters of the last message shown in the inbox listing.
@@ -18,15 +18,25 @@ const PREVIEW_CHARS: usize = 120;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListSupportChannelsArgs {
-    /// Company (biz_…); default WHOP_COMPANY_ID, else all the key can access.
+    /// biz_…; default WHOP_COMPANY_ID, else all.
     pub company_id: Option<String>,
-    /// true: only open chats; false: only resolved.
+    /// true: open; false: resolved.
     pub open: Option<bool>,
-    /// 1–100, default 20.
+    /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// next_cursor of the previous page.
+    /// Previous next_cursor.
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct OpenSupportChannelArgs {
+    /// user_… id or username.
+    pub user: String,
+    /// biz_…; default WHOP_COMPANY_ID or the key's.
+    pub company_id: Option<String>,
+    /// Name for a new chat.
+    pub custom_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -112,10 +122,10 @@ pub struct SupportPage {
 
 #[tool_router(router = support_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// List customer support chats, latest activity first: customer, open/resolved, needs
-    /// reply, last message. Read one with list_messages, answer with send_message.
+    /// Support chats, latest first: customer, open/resolved, needs reply, last message; use
+    /// list_messages/send_message on them.
     #[tool(
-        annotations(title = "List support chats", read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<SupportPage>()
     )]
     pub async fn list_support_channels(
@@ -175,6 +185,45 @@ impl WhopServer {
                 next_cursor,
             },
         )
+    }
+
+    /// Open (or get) a support chat with a customer; post in it with send_message.
+    #[tool(
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = super::schema::<SupportChannelOut>()
+    )]
+    pub async fn open_support_channel(
+        &self,
+        Parameters(a): Parameters<OpenSupportChannelArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let user = check_id("user", a.user.trim_start_matches('@'))?;
+        let custom_name = match a.custom_name.as_deref().map(str::trim) {
+            Some(n) if n.chars().count() > 100 => {
+                return Err(ToolError::new("custom_name is longer than 100 characters."));
+            }
+            Some("") | None => None,
+            Some(n) => Some(n.to_owned()),
+        };
+        let chat = cancellable(&ct, async {
+            let company_id = self.company(a.company_id.as_deref()).await?;
+            let request = CreateSupportChannel { company_id, user: user.clone(), custom_name };
+            self.client.create_support_channel(&request).await.map_err(|e| match e.status() {
+                Some(404) => ToolError::new(format!(
+                    "Whop has no user {:?} (HTTP 404). Give a user id (user_…) or an exact username.",
+                    render::inline(&user)
+                )),
+                _ => ToolError::whop(e, Effect::Write),
+            })
+        })
+        .await?;
+        let out = SupportChannelOut::from(&chat);
+        let text = format!(
+            "Support chat: {}. Post in it with send_message channel_id={}.",
+            out.line(),
+            out.id
+        );
+        output(text, &out)
     }
 }
 

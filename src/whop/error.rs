@@ -90,6 +90,14 @@ impl Error {
         }
     }
 
+    /// Whop's own explanation, when it gave one.
+    pub fn api_message(&self) -> Option<&str> {
+        match self {
+            Error::Api { body, .. } => body.message.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn target(&self) -> Option<&Target> {
         match self {
             Error::Api { target, .. }

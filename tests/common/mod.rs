@@ -10,7 +10,10 @@ use std::{
 
 use rmcp::{
     ClientHandler, RoleClient, ServiceExt,
-    model::{CallToolRequestParams, CallToolResult, ContentBlock, ProgressNotificationParam},
+    model::{
+        CallToolRequestParams, CallToolResult, ContentBlock, ProgressNotificationParam,
+        ResourceUpdatedNotificationParam,
+    },
     service::{NotificationContext, RunningService},
     transport::TokioChildProcess,
 };
@@ -34,6 +37,8 @@ pub async fn sandbox() -> Sandbox {
 #[derive(Clone, Default)]
 pub struct Recorder {
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    /// URIs of `notifications/resources/updated` received (legacy subscriptions).
+    pub updated: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Recorder {
@@ -43,6 +48,14 @@ impl ClientHandler for Recorder {
         _cx: NotificationContext<RoleClient>,
     ) {
         self.progress.lock().unwrap().push(params);
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: ResourceUpdatedNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.updated.lock().unwrap().push(params.uri);
     }
 }
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-SIX = {"send_message", "list_messages", "list_channels", "get_channel", "list_support_channels", "upload_file"}
-READS = {"list_messages", "list_channels", "get_channel", "list_support_channels"}
+READS = {"list_messages", "list_channels", "get_channel", "list_support_channels", "get_message", "wait_for_messages", "whoami"}
+WRITES = {"send_message", "upload_file", "edit_message", "delete_message", "add_reaction", "remove_reaction", "open_support_channel"}
+ALL = READS | WRITES
 
 
 def text_of(result) -> str:
@@ -38,7 +39,7 @@ async def main() -> int:
     async with Client(params, mode=mode) as c:
         report["protocol"] = str(c.protocol_version)
         tools = {t.name: t for t in (await c.list_tools()).tools}
-        check(SIX <= set(tools), f"missing tools: {SIX - set(tools)}")
+        check(ALL == set(tools), f"tools differ: {ALL ^ set(tools)}")
         for name, t in tools.items():
             check(t.output_schema and t.output_schema.get("type") == "object", f"{name}: outputSchema")
             check(t.annotations is not None, f"{name}: annotations")
@@ -84,16 +85,41 @@ async def main() -> int:
         check(r.structured_content["status"] == "ready", "upload ready")
         report["upload_progress"] = progress
 
+        before = page["messages"][0]["id"]
         r = await call("send_message", {"channel_id": general["id"], "content": "Notes from today ✅", "attachment_ids": [file_id]})
-        check(r.structured_content["id"].startswith("msg_"), "message id")
+        mine = r.structured_content["id"]
+        check(mine.startswith("msg_"), "message id")
         check(r.structured_content["content"] == "Notes from today ✅", "content round-trips as UTF-8")
+
+        r = await call("wait_for_messages", {"channel_id": general["id"], "after": before, "timeout_seconds": 5})
+        check([m["id"] for m in r.structured_content["messages"]] == [mine], "wait returns what came after")
+        r = await call("get_message", {"message_id": mine})
+        check(r.structured_content["content"] == "Notes from today ✅", "get_message")
+        r = await call("edit_message", {"message_id": mine, "content": "Notes from today ✅ (edited)"})
+        check("edited" in r.structured_content.get("flags", []), "edit flag")
+        await call("add_reaction", {"message_id": mine, "emoji": ":fire:"})
+        r = await call("remove_reaction", {"message_id": mine, "emoji": ":fire:"})
+        check(r.structured_content["done"] is True, "reaction removed")
+        r = await call("open_support_channel", {"user": "marcusl"})
+        check(r.structured_content["status"] == "open", "support chat")
+        r = await call("whoami", {})
+        check(r.structured_content["kind"] == "company", "whoami")
+        r = await call("delete_message", {"message_id": mine})
+        check(r.structured_content["deleted"] is True, "deleted")
+
+        prompts = [p.name for p in (await c.list_prompts()).prompts]
+        check(prompts == ["summarize_channel", "triage_support_inbox", "draft_reply"], f"prompts {prompts}")
+        got = await c.get_prompt("draft_reply", {"channel_id": general["id"], "message_id": before})
+        check("get_message" in got.messages[0].content.text, "prompt names tools")
+        res = await c.read_resource(f"whop://channels/{general['id']}/messages")
+        check("newest first" in res.contents[0].text, "resource reads like list_messages")
 
         r = await call("get_channel", {"channel_id": "feed_DoesNotExist01"}, expect_error=True)
         check("list_channels" in text_of(r), "404 names the listing tool")
         r = await call("send_message", {"channel_id": general["id"], "content": "   "}, expect_error=True)
         check("blank" in text_of(r), "blank content refused")
 
-        check(SIX <= set(calls), f"not every tool was called: {SIX - set(calls)}")
+        check(ALL <= set(calls), f"not every tool was called: {ALL - set(calls)}")
         report["calls"] = calls
     print(json.dumps(report, ensure_ascii=False))
     return 0

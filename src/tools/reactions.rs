@@ -1,0 +1,161 @@
+//! Reaction tools: `add_reaction` (also votes in polls), `remove_reaction`.
+
+use rmcp::{handler::server::wrapper::Parameters, schemars::JsonSchema, tool, tool_router};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::{Effect, ToolError, ToolResult, cancellable, check_id, output, render};
+use crate::server::WhopServer;
+
+const MAX_EMOJI_CHARS: usize = 64;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AddReactionArgs {
+    /// msg_… id.
+    pub message_id: String,
+    /// Like :fire: or 🔥.
+    pub emoji: Option<String>,
+    /// Poll option id to vote for.
+    pub poll_option_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct RemoveReactionArgs {
+    /// msg_… id.
+    pub message_id: String,
+    /// Emoji to remove, as added.
+    pub emoji: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReactionResult {
+    pub message_id: String,
+    // The emoji, or for a poll vote the option voted for.
+    pub emoji: String,
+    // add_reaction: true; remove_reaction: whether one was removed.
+    pub done: bool,
+}
+
+/// Accepts `:shortcode:` or a short run of non-ASCII symbols (a unicode emoji, with joiners
+/// and variation selectors); refuses words, spaces and markup.
+pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
+    let e = raw.trim();
+    let shortcode = e.len() > 2
+        && e.starts_with(':')
+        && e.ends_with(':')
+        && e[1..e.len() - 1]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-'));
+    let unicode = !e.is_empty()
+        && e.chars().count() <= 16
+        && e.chars()
+            .all(|c| !c.is_ascii() && !c.is_whitespace() && !c.is_control());
+    if (shortcode || unicode) && e.chars().count() <= MAX_EMOJI_CHARS {
+        Ok(e.to_owned())
+    } else {
+        Err(ToolError::new(format!(
+            "emoji {:?} is not an emoji: use a shortcode like :fire: or a unicode emoji like 🔥.",
+            render::inline(&e.chars().take(40).collect::<String>())
+        )))
+    }
+}
+
+#[tool_router(router = reaction_router, vis = "pub(crate)")]
+impl WhopServer {
+    /// React with an emoji, or vote in the message's poll.
+    #[tool(
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = super::schema::<ReactionResult>()
+    )]
+    pub async fn add_reaction(
+        &self,
+        Parameters(a): Parameters<AddReactionArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let message_id = check_id("message_id", &a.message_id)?;
+        let emoji = a.emoji.as_deref().map(check_emoji).transpose()?;
+        let option = a
+            .poll_option_id
+            .as_deref()
+            .map(|o| check_id("poll_option_id", o))
+            .transpose()?;
+        if emoji.is_none() && option.is_none() {
+            return Err(ToolError::new(
+                "give emoji (e.g. :fire:) or poll_option_id (to vote).",
+            ));
+        }
+        let reaction = cancellable(&ct, async {
+            self.client
+                .create_reaction(&message_id, emoji.as_deref(), option.as_deref())
+                .await
+                .map_err(|e| ToolError::whop(e, Effect::Write))
+        })
+        .await?;
+        let text = match (&option, &emoji) {
+            (Some(o), _) => format!("Voted for option {o} on {message_id}."),
+            (None, Some(e)) => format!("Reacted {e} to {message_id}."),
+            (None, None) => unreachable!("checked above"),
+        };
+        output(
+            text,
+            &ReactionResult {
+                message_id,
+                emoji: match option {
+                    Some(o) => format!("vote:{o}"),
+                    None => reaction.emoji.or(emoji).unwrap_or_default(),
+                },
+                done: true,
+            },
+        )
+    }
+
+    /// Take back your emoji reaction from a message.
+    #[tool(
+        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        output_schema = super::schema::<ReactionResult>()
+    )]
+    pub async fn remove_reaction(
+        &self,
+        Parameters(a): Parameters<RemoveReactionArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let message_id = check_id("message_id", &a.message_id)?;
+        let emoji = check_emoji(&a.emoji)?;
+        let removed = cancellable(&ct, async {
+            self.client
+                .delete_reaction(&message_id, Some(&emoji))
+                .await
+                .map_err(|e| ToolError::whop(e, Effect::Write))
+        })
+        .await?;
+        let text = if removed {
+            format!("Removed {emoji} from {message_id}.")
+        } else {
+            format!("There was no {emoji} reaction of yours on {message_id}; nothing changed.")
+        };
+        output(
+            text,
+            &ReactionResult {
+                message_id,
+                emoji,
+                done: removed,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_emoji;
+
+    #[test]
+    fn emoji_forms() {
+        for ok in [":fire:", ":+1:", ":thumbs_up:", "🔥", "👍🏽", "👨‍👩‍👧", "❤️"]
+        {
+            assert!(check_emoji(ok).is_ok(), "{ok}");
+        }
+        for bad in ["fire", ":fire", "::", "<b>", "🔥 🔥", ":a b:", "", "ok👍"] {
+            assert!(check_emoji(bad).is_err(), "{bad}");
+        }
+    }
+}
