@@ -20,7 +20,9 @@ use crate::whop::{DEFAULT_API_VERSION, DEFAULT_BASE_URL, Secret};
         An MCP host starts it and talks JSON-RPC on stdin/stdout; logs go to stderr.\n\
         The Whop API key is read only from the WHOP_API_KEY environment variable.",
     after_help = "Environment: WHOP_API_KEY (required unless --demo), WHOP_BASE_URL, WHOP_API_VERSION, \
-        WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
+        WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_POLL_SECONDS, \
+        WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
+        WHOP_MCP_ALLOWED_ORIGINS, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -62,7 +64,8 @@ pub struct ServeArgs {
     pub company_id: Option<String>,
     /// Folder upload_file may read local files from; repeat for several
     /// [env: WHOP_UPLOAD_ROOTS, ':'-separated]
-    #[arg(long = "upload-root", value_name = "DIR")]
+    /// (several folders may follow one flag, as MCP bundle hosts pass a multi-folder choice)
+    #[arg(long = "upload-root", value_name = "DIR", num_args = 0..)]
     pub upload_roots: Vec<PathBuf>,
     /// Register no tool that changes anything in Whop [env: WHOP_READ_ONLY=1]
     #[arg(long)]
@@ -78,6 +81,19 @@ pub struct ServeArgs {
     /// [default: 3]
     #[arg(long, value_name = "SECONDS")]
     pub poll_seconds: Option<u64>,
+    /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio, e.g. 127.0.0.1:8080
+    /// [env: WHOP_MCP_HTTP_ADDR]. Clients must send WHOP_MCP_HTTP_TOKEN when it is set; without
+    /// it only loopback addresses are allowed.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// Extra Host names the HTTP server answers to, e.g. mcp.example.com
+    /// [env: WHOP_MCP_ALLOWED_HOSTS, comma-separated]
+    #[arg(long = "allowed-host", value_name = "HOST", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call the HTTP server (enables CORS for them), e.g.
+    /// https://app.example.com [env: WHOP_MCP_ALLOWED_ORIGINS, comma-separated]
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Everything the server needs, validated.
@@ -99,6 +115,12 @@ pub struct Config {
     pub tools: Option<Vec<String>>,
     /// Interval between polls while waiting for new messages.
     pub poll_interval: std::time::Duration,
+    /// Serve Streamable HTTP here instead of stdio.
+    pub http: Option<SocketAddr>,
+    /// Bearer token HTTP clients must present.
+    pub http_token: Option<Secret>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
 }
 
 impl fmt::Debug for Config {
@@ -114,6 +136,13 @@ impl fmt::Debug for Config {
             .field("send_channels", &self.send_channels)
             .field("tools", &self.tools)
             .field("poll_interval", &self.poll_interval)
+            .field("http", &self.http)
+            .field(
+                "http_token",
+                &self.http_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
             .finish()
     }
 }
@@ -227,7 +256,52 @@ impl Config {
             ));
         }
 
+        let http = match args.http {
+            Some(a) => Some(a),
+            None => match env("WHOP_MCP_HTTP_ADDR") {
+                None => None,
+                Some(v) => Some(v.parse().or_else(|_| {
+                    err(format!(
+                        "WHOP_MCP_HTTP_ADDR must be an address like 127.0.0.1:8080, got {v:?}"
+                    ))
+                })?),
+            },
+        };
+        let http_token = match env("WHOP_MCP_HTTP_TOKEN") {
+            Some(t) if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                return err(
+                    "WHOP_MCP_HTTP_TOKEN must be at least 16 characters with no spaces (use a long random secret)",
+                );
+            }
+            Some(t) => Some(Secret::new(&t)),
+            None => None,
+        };
+        let allowed_hosts = id_list(
+            &args.allowed_hosts,
+            env("WHOP_MCP_ALLOWED_HOSTS"),
+            "WHOP_MCP_ALLOWED_HOSTS",
+        )?
+        .unwrap_or_default();
+        let allowed_origins = id_list_any(
+            &args.allowed_origins,
+            env("WHOP_MCP_ALLOWED_ORIGINS"),
+            "WHOP_MCP_ALLOWED_ORIGINS",
+        )?
+        .unwrap_or_default();
+        if let Some(bad) = allowed_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return err(format!(
+                "WHOP_MCP_ALLOWED_ORIGINS entries must start with http:// or https://, got {bad:?}"
+            ));
+        }
+
         Ok(Config {
+            http,
+            http_token,
+            allowed_hosts,
+            allowed_origins,
             api_key,
             base_url,
             api_version,
@@ -244,6 +318,34 @@ impl Config {
 
 /// Default interval between polls while waiting for messages.
 pub const DEFAULT_POLL_SECONDS: u64 = 3;
+
+/// Like [`id_list`] but for URLs (which contain slashes).
+fn id_list_any(
+    flag: &[String],
+    env: Option<String>,
+    name: &str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let raw: Vec<String> = if flag.is_empty() {
+        match env {
+            Some(v) => v.split(',').map(str::to_owned).collect(),
+            None => return Ok(None),
+        }
+    } else {
+        flag.to_vec()
+    };
+    let items: Vec<String> = raw
+        .iter()
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items
+        .iter()
+        .any(|s| s.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return err(format!("{name} entries must not contain spaces"));
+    }
+    Ok((!items.is_empty()).then_some(items))
+}
 
 /// A comma-separated list from flags or the environment; `None` when neither gives one.
 fn id_list(
@@ -530,6 +632,22 @@ mod tests {
                 .to_string();
             assert!(e.contains(needle), "{k}={v}: {e}");
         }
+    }
+
+    #[test]
+    fn upload_roots_may_share_one_flag_or_be_empty() {
+        let dir = std::env::temp_dir();
+        let d = dir.to_str().unwrap();
+        let c = build(&["--upload-root", d, d], &[("WHOP_API_KEY", "k")]).unwrap();
+        assert_eq!(c.upload_roots.len(), 2);
+        let c = build(
+            &["--upload-root", d, "--upload-root", d],
+            &[("WHOP_API_KEY", "k")],
+        )
+        .unwrap();
+        assert_eq!(c.upload_roots.len(), 2);
+        let c = build(&["--upload-root"], &[("WHOP_API_KEY", "k")]).unwrap();
+        assert!(c.upload_roots.is_empty());
     }
 
     #[test]

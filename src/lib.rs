@@ -7,9 +7,11 @@
 //! - [`server`]  — the MCP `ServerHandler`: tool list, instructions, dispatch.
 //! - [`resources`], [`prompts`] — channel resources with subscriptions; ready-made prompts.
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
+//! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
 //! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
 
 pub mod config;
+pub mod http;
 pub mod prompts;
 pub mod resources;
 pub mod sandbox;

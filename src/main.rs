@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::Sandbox(args)) => runtime.block_on(run_sandbox(args)),
         None => match Config::from_sources(&cli.serve, |name| std::env::var(name).ok()) {
-            Ok(config) => runtime.block_on(serve_stdio(config)),
+            Ok(config) => runtime.block_on(serve(config)),
             Err(e) => {
                 eprintln!("whop-chat-mcp: {e}");
                 return ExitCode::from(2);
@@ -79,7 +79,8 @@ fn init_logging() {
         .init();
 }
 
-async fn serve_stdio(config: Config) -> anyhow::Result<()> {
+/// Serves MCP on stdio, or on HTTP with `--http`.
+async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
     // In demo mode the sandbox lives as long as the server.
     let (sandbox, api_key, base_url, company_id) = if config.demo {
@@ -119,6 +120,23 @@ async fn serve_stdio(config: Config) -> anyhow::Result<()> {
         only: config.tools.clone(),
     };
     let server = WhopServer::new(client, settings, &exposure).map_err(ConfigFailure)?;
+    if let Some(addr) = config.http {
+        let options = whop_chat_mcp::http::HttpOptions {
+            addr,
+            token: config.http_token.clone(),
+            allowed_hosts: config.allowed_hosts.clone(),
+            allowed_origins: config.allowed_origins.clone(),
+        };
+        whop_chat_mcp::http::check(&options).map_err(ConfigFailure)?;
+        whop_chat_mcp::http::serve(server, options, async {
+            let signal = shutdown_signal().await;
+            tracing::info!(%signal, "shutting down");
+        })
+        .await
+        .with_context(|| format!("cannot serve HTTP on {addr}"))?;
+        drop(sandbox);
+        return Ok(());
+    }
     // Non-blocking pipes when the host gives us pipes; the guard answers broken requests.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = server

@@ -104,6 +104,15 @@ pub struct WhopServer {
 }
 
 impl WhopServer {
+    /// A copy for a new client session: shares the client, caches and watchers, but has its
+    /// own table of legacy subscriptions.
+    pub fn new_session(&self) -> Self {
+        WhopServer {
+            subscriptions: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// Every tool this server has, whatever the exposure.
     pub fn all_tool_names() -> Vec<String> {
         Self::full_router()

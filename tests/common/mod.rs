@@ -147,3 +147,90 @@ pub fn err(r: &CallToolResult) -> String {
     );
     text(r)
 }
+
+/// Runs a command, panicking with its output if it fails.
+pub fn run(cmd: &mut std::process::Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Python with the official MCP SDK (mcp==2.3.0): WHOP_MCP_TEST_PYTHON, or a virtualenv
+/// under target/ made on first use (about 20 s; needs python3 and PyPI).
+pub fn python_with_mcp() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("WHOP_MCP_TEST_PYTHON") {
+        return p.into();
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-mcp-2.3.0");
+    let python = dir.join("bin").join("python");
+    if !dir.join(".installed").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        run(
+            std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&dir),
+            "python3 -m venv",
+        );
+        run(
+            std::process::Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "mcp==2.3.0",
+            ]),
+            "pip install mcp==2.3.0",
+        );
+        std::fs::write(dir.join(".installed"), "mcp==2.3.0").unwrap();
+    }
+    python
+}
+
+/// A server started with `--http 127.0.0.1:0`; killed on drop.
+pub struct HttpServer {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary over HTTP on a free loopback port and waits for its address line.
+pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["--http", "127.0.0.1:0"])
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(rest) = line.split("serving MCP at ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    HttpServer { child, url }
+}

@@ -1,0 +1,233 @@
+//! Streamable HTTP transport: the same server at `/mcp` (rmcp's `StreamableHttpService` on
+//! axum), plus `GET /healthz`.
+//!
+//! - Stateless: every request stands alone (no `Mcp-Session-Id`), so any number of instances
+//!   can run behind a plain load balancer.
+//! - Authentication: with `WHOP_MCP_HTTP_TOKEN` set, every `/mcp` request must carry
+//!   `Authorization: Bearer <token>` (compared in constant time), else 401. Without a token the
+//!   server only listens on a loopback address, and says so on stderr.
+//! - DNS rebinding: `Host` must be a loopback name (or one listed in `WHOP_MCP_ALLOWED_HOSTS`),
+//!   and a present `Origin` must be this server's own loopback origin or one listed in
+//!   `WHOP_MCP_ALLOWED_ORIGINS`; otherwise 403. CORS headers are sent only for listed origins.
+//! - Bodies over 4 MiB are refused; SIGTERM/SIGINT stop accepting and finish what is in flight.
+//! - The client's token is the MCP server's business only: it is never sent to Whop, which
+//!   always sees the server's own `WHOP_API_KEY`.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{server::WhopServer, whop::Secret};
+
+/// Largest request body accepted on `/mcp`.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub addr: SocketAddr,
+    pub token: Option<Secret>,
+    /// Extra `Host` values to accept (for a public name behind a proxy).
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call the server (CORS and Origin validation).
+    pub allowed_origins: Vec<String>,
+}
+
+/// Refuses configurations that would expose an unauthenticated server.
+pub fn check(options: &HttpOptions) -> Result<(), String> {
+    if options.token.is_none() && !options.addr.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve HTTP on {} without authentication: set WHOP_MCP_HTTP_TOKEN to a long random \
+             secret (clients then send Authorization: Bearer <token>), or listen on 127.0.0.1",
+            options.addr
+        ));
+    }
+    Ok(())
+}
+
+/// Compares in time that does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Clone)]
+struct Gate {
+    token: Option<Secret>,
+    cors_origins: Vec<String>,
+}
+
+async fn guard(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let cors = origin.filter(|o| gate.cors_origins.iter().any(|a| a == o));
+    if request.method() == Method::OPTIONS {
+        // A preflight: answered here for listed origins only.
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Some(origin) = &cors {
+            add_cors(&mut response, origin, true);
+        } else {
+            *response.status_mut() = StatusCode::FORBIDDEN;
+        }
+        return response;
+    }
+    if let Some(token) = &gate.token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(presented.as_bytes(), token.expose().as_bytes()) {
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "missing or wrong bearer token\n").into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    let mut response = next.run(request).await;
+    if let Some(origin) = &cors {
+        add_cors(&mut response, origin, false);
+    }
+    response
+}
+
+fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("mcp-session-id, mcp-protocol-version"),
+    );
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+}
+
+/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok").
+pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken) -> Router {
+    let port = options.addr.port();
+    let mut hosts: Vec<String> = vec![
+        "localhost".into(),
+        "127.0.0.1".into(),
+        "::1".into(),
+        "[::1]".into(),
+    ];
+    if !options.addr.ip().is_unspecified() {
+        hosts.push(options.addr.ip().to_string());
+    }
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .map(|h| format!("http://{h}:{port}"))
+        .collect();
+    origins.extend(options.allowed_origins.iter().cloned());
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_max_request_body_bytes(MAX_BODY)
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .with_cancellation_token(stop);
+    let service = StreamableHttpService::new(
+        move || Ok(server.new_session()),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let gate = Gate {
+        token: options.token.clone(),
+        cors_origins: options.allowed_origins.clone(),
+    };
+    Router::new()
+        .nest_service("/mcp", service)
+        .layer(middleware::from_fn_with_state(gate, guard))
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    server: WhopServer,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let local = listener.local_addr()?;
+    if options.token.is_none() {
+        tracing::warn!(addr = %local, "serving MCP over HTTP without authentication (loopback only); set WHOP_MCP_HTTP_TOKEN to require a bearer token");
+    }
+    eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz)");
+    let stop = CancellationToken::new();
+    let app = router(
+        server,
+        &HttpOptions {
+            addr: local,
+            ..options
+        },
+        stop.child_token(),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(addr: &str, token: Option<&str>) -> HttpOptions {
+        HttpOptions {
+            addr: addr.parse().unwrap(),
+            token: token.map(Secret::new),
+            allowed_hosts: vec![],
+            allowed_origins: vec![],
+        }
+    }
+
+    #[test]
+    fn no_token_means_loopback_only() {
+        assert!(check(&opts("127.0.0.1:8080", None)).is_ok());
+        assert!(check(&opts("[::1]:8080", None)).is_ok());
+        let e = check(&opts("0.0.0.0:8080", None)).unwrap_err();
+        assert!(e.contains("WHOP_MCP_HTTP_TOKEN"), "{e}");
+        assert!(check(&opts("0.0.0.0:8080", Some("s3cret-token-value"))).is_ok());
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
+    }
+}
