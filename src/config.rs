@@ -282,20 +282,11 @@ impl Config {
             "WHOP_MCP_ALLOWED_HOSTS",
         )?
         .unwrap_or_default();
-        let allowed_origins = id_list_any(
+        let allowed_origins = url_list(
             &args.allowed_origins,
             env("WHOP_MCP_ALLOWED_ORIGINS"),
             "WHOP_MCP_ALLOWED_ORIGINS",
-        )?
-        .unwrap_or_default();
-        if let Some(bad) = allowed_origins
-            .iter()
-            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
-        {
-            return err(format!(
-                "WHOP_MCP_ALLOWED_ORIGINS entries must start with http:// or https://, got {bad:?}"
-            ));
-        }
+        )?;
 
         Ok(Config {
             http,
@@ -319,53 +310,31 @@ impl Config {
 /// Default interval between polls while waiting for messages.
 pub const DEFAULT_POLL_SECONDS: u64 = 3;
 
-/// Like [`id_list`] but for URLs (which contain slashes).
-fn id_list_any(
-    flag: &[String],
-    env: Option<String>,
-    name: &str,
-) -> Result<Option<Vec<String>>, ConfigError> {
+/// A comma-separated list from flags or the environment, items trimmed, empty ones dropped;
+/// `None` when neither gives one.
+fn list(flag: &[String], env: Option<String>) -> Option<Vec<String>> {
     let raw: Vec<String> = if flag.is_empty() {
-        match env {
-            Some(v) => v.split(',').map(str::to_owned).collect(),
-            None => return Ok(None),
-        }
+        env?.split(',').map(str::to_owned).collect()
     } else {
         flag.to_vec()
     };
-    let items: Vec<String> = raw
-        .iter()
-        .map(|s| s.trim().trim_end_matches('/').to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if items
-        .iter()
-        .any(|s| s.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
-        return err(format!("{name} entries must not contain spaces"));
-    }
-    Ok((!items.is_empty()).then_some(items))
+    Some(
+        raw.iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
-/// A comma-separated list from flags or the environment; `None` when neither gives one.
+/// A list of ids or names (no spaces, slashes or control characters).
 fn id_list(
     flag: &[String],
     env: Option<String>,
     name: &str,
 ) -> Result<Option<Vec<String>>, ConfigError> {
-    let raw: Vec<String> = if flag.is_empty() {
-        match env {
-            Some(v) => v.split(',').map(str::to_owned).collect(),
-            None => return Ok(None),
-        }
-    } else {
-        flag.to_vec()
+    let Some(items) = list(flag, env) else {
+        return Ok(None);
     };
-    let items: Vec<String> = raw
-        .iter()
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
     if items.is_empty() {
         return err(format!("{name} is set but lists nothing"));
     }
@@ -378,6 +347,25 @@ fn id_list(
         ));
     }
     Ok(Some(items))
+}
+
+/// A list of origins such as `https://app.example.com`, without trailing slashes.
+fn url_list(flag: &[String], env: Option<String>, name: &str) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<String> = list(flag, env)
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s.trim_end_matches('/').to_owned())
+        .collect();
+    let bad = |o: &&String| {
+        !(o.starts_with("http://") || o.starts_with("https://"))
+            || o.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if let Some(bad) = items.iter().find(bad) {
+        return err(format!(
+            "{name} entries must be origins like https://app.example.com, got {bad:?}"
+        ));
+    }
+    Ok(items)
 }
 
 fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
@@ -626,6 +614,13 @@ mod tests {
             ("WHOP_SEND_CHANNELS", " , ", "lists nothing"),
             ("WHOP_POLL_SECONDS", "0", "between 1 and 60"),
             ("WHOP_POLL_SECONDS", "soon", "whole number"),
+            (
+                "WHOP_MCP_ALLOWED_ORIGINS",
+                "app.example.com",
+                "origins like",
+            ),
+            ("WHOP_MCP_HTTP_TOKEN", "short", "at least 16"),
+            ("WHOP_MCP_HTTP_ADDR", "everywhere", "address like"),
         ] {
             let e = build(&[], &[("WHOP_API_KEY", "k"), (k, v)])
                 .unwrap_err()

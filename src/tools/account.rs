@@ -5,7 +5,7 @@ use rmcp::{schemars::JsonSchema, tool, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::{Effect, ToolError, ToolResult, cancellable, output, render};
+use super::{Effect, ToolResult, call_whop, output, render};
 use crate::server::WhopServer;
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -32,13 +32,7 @@ impl WhopServer {
         output_schema = super::schema::<WhoamiOut>()
     )]
     pub async fn whoami(&self, ct: CancellationToken) -> ToolResult {
-        let me = cancellable(&ct, async {
-            self.client
-                .me()
-                .await
-                .map_err(|e| ToolError::whop(e, Effect::Read))
-        })
-        .await?;
+        let me = call_whop(&ct, Effect::Read, self.client.me()).await?;
         let company = me.id.starts_with("biz_");
         let name = me
             .title

@@ -9,8 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Effect, LIST_CONTENT_CHARS, MAX_MESSAGE_CHARS, Resume, TEXT_BUDGET, ToolError, ToolResult,
-    cancellable, check_id, check_limit, output, render,
+    call_whop, cancellable, check_id, check_limit, output, render,
 };
+use super::{fit_rows, footer};
 use crate::{
     server::WhopServer,
     whop::{self, CreateMessage, ListMessages, UpdateMessage, models::Message},
@@ -186,6 +187,19 @@ impl MessageOut {
         }
     }
 
+    /// Date and time (UTC) of the message: `("2026-11-24", "16:05")`.
+    pub fn when(&self) -> (String, String) {
+        let when = self
+            .created_at
+            .as_deref()
+            .map(render::short_time)
+            .unwrap_or_default();
+        match when.split_once(' ') {
+            Some((date, time)) => (date.to_owned(), time.to_owned()),
+            None => (String::new(), when),
+        }
+    }
+
     /// One row: `16:05 @chloe msg_… ↩msg_… [pinned] {:fire:3}: text`, continuation lines
     /// indented. `time` is what to show for the time (the date is in a heading row).
     pub fn line(&self, time: &str) -> String {
@@ -246,17 +260,12 @@ pub fn message_rows(messages: &[MessageOut]) -> (Vec<String>, Vec<usize>) {
     let mut ends = Vec::with_capacity(messages.len());
     let mut day = String::new();
     for m in messages {
-        let when = m
-            .created_at
-            .as_deref()
-            .map(render::short_time)
-            .unwrap_or_default();
-        let (date, time) = when.split_once(' ').unwrap_or(("", when.as_str()));
+        let (date, time) = m.when();
         if date != day {
             rows.push(format!("── {date}"));
             day = date.to_owned();
         }
-        rows.push(m.line(time));
+        rows.push(m.line(&time));
         ends.push(rows.len());
     }
     (rows, ends)
@@ -334,12 +343,8 @@ impl WhopServer {
         })
         .await?;
         let out = MessageOut::from(&message);
-        let when = out
-            .created_at
-            .as_deref()
-            .map(render::short_time)
-            .unwrap_or_default();
-        let text = format!("Posted {} in {channel_id} at {when} UTC.", out.id);
+        let (date, time) = out.when();
+        let text = format!("Posted {} in {channel_id} at {date} {time} UTC.", out.id);
         output(text, &out)
     }
 
@@ -364,13 +369,7 @@ impl WhopServer {
             after: resume.after.clone(),
             newest_first,
         };
-        let page = cancellable(&ct, async {
-            self.client
-                .list_messages(&query)
-                .await
-                .map_err(|e| ToolError::whop(e, Effect::Read))
-        })
-        .await?;
+        let page = call_whop(&ct, Effect::Read, self.client.list_messages(&query)).await?;
         let fetched = page.data.len();
         let page_next = page.next_cursor(resume.after.as_deref());
         let messages: Vec<MessageOut> = page
@@ -400,21 +399,10 @@ impl WhopServer {
         ct: CancellationToken,
     ) -> ToolResult {
         let id = check_id("message_id", &a.message_id)?;
-        let message = cancellable(&ct, async {
-            self.client
-                .get_message(&id)
-                .await
-                .map_err(|e| ToolError::whop(e, Effect::Read))
-        })
-        .await?;
+        let message = call_whop(&ct, Effect::Read, self.client.get_message(&id)).await?;
         let out = MessageOut::from(&message);
-        let when = out
-            .created_at
-            .as_deref()
-            .map(render::short_time)
-            .unwrap_or_default();
-        let (date, time) = when.split_once(' ').unwrap_or(("", when.as_str()));
-        let mut line = out.line(time);
+        let (date, time) = out.when();
+        let mut line = out.line(&time);
         if let Some(full) = &out.content {
             // A single message is shown whole, up to the answer budget.
             let prefix_end = line.find(": ").map(|i| i + 2).unwrap_or(line.len());
@@ -563,6 +551,17 @@ pub struct DeletedOut {
     pub deleted: bool,
 }
 
+/// Keeps the messages whose rows fit the text budget: returns their rows, how many were kept,
+/// and whether any were cut.
+pub fn fit_messages(messages: &mut Vec<MessageOut>) -> (String, usize, bool) {
+    let (rows, ends) = message_rows(messages);
+    let (body, kept_rows) = fit_rows(&rows);
+    let shown = ends.iter().take_while(|end| **end <= kept_rows).count();
+    let cut = shown < messages.len();
+    messages.truncate(shown);
+    (body, shown, cut)
+}
+
 /// The `list_messages` answer: header, rows within the budget, and how to continue.
 fn render_page(
     channel_id: &str,
@@ -572,12 +571,7 @@ fn render_page(
     fetched: usize,
     page_next: Option<String>,
 ) -> CallToolResult {
-    let (rows, ends) = message_rows(&messages);
-    let mut body = String::new();
-    let kept_rows = render::push_within(&mut body, &rows, TEXT_BUDGET - 300);
-    let shown = ends.iter().take_while(|end| **end <= kept_rows).count();
-    let cut = shown < messages.len();
-    messages.truncate(shown);
+    let (body, shown, cut) = fit_messages(&mut messages);
     let next_cursor = resume.next(shown, fetched, page_next);
     let order = if newest_first {
         "newest first"
@@ -593,11 +587,12 @@ fn render_page(
             "(cut after {shown} messages to stay within {TEXT_BUDGET} bytes)\n"
         ));
     }
-    match &next_cursor {
-        Some(c) => text.push_str(&format!("more: cursor=\"{c}\"")),
-        None if messages.is_empty() => text.push_str("no messages"),
-        None => text.push_str("end of channel"),
-    }
+    let end = if messages.is_empty() {
+        "no messages"
+    } else {
+        "end of channel"
+    };
+    text.push_str(&footer(next_cursor.as_deref(), end));
     let page = MessagesPage {
         messages,
         next_cursor,

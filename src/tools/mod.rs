@@ -320,6 +320,34 @@ impl Resume {
     }
 }
 
+/// Calls Whop unless the client cancels first, turning a failure into the model's sentence.
+pub async fn call_whop<T>(
+    ct: &CancellationToken,
+    effect: Effect,
+    work: impl Future<Output = Result<T, whop::Error>>,
+) -> Result<T, ToolError> {
+    cancellable(ct, async {
+        work.await.map_err(|e| ToolError::whop(e, effect))
+    })
+    .await
+}
+
+/// Rows of a listing that fit the text budget (leaving room for the header and footer), and
+/// how many of them that is.
+pub fn fit_rows(rows: &[String]) -> (String, usize) {
+    let mut body = String::new();
+    let kept = render::push_within(&mut body, rows, TEXT_BUDGET - 300);
+    (body, kept)
+}
+
+/// The last line of a listing: the cursor to continue with, or `end`.
+pub fn footer(next_cursor: Option<&str>, end: &str) -> String {
+    match next_cursor {
+        Some(c) => format!("more: cursor=\"{c}\""),
+        None => end.to_owned(),
+    }
+}
+
 /// Runs a tool body unless the client cancels the request first; dropping the future aborts
 /// the HTTP request in flight.
 pub async fn cancellable<T>(

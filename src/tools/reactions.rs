@@ -4,7 +4,7 @@ use rmcp::{handler::server::wrapper::Parameters, schemars::JsonSchema, tool, too
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{Effect, ToolError, ToolResult, cancellable, check_id, output, render};
+use super::{Effect, ToolError, ToolResult, call_whop, check_id, output, render};
 use crate::server::WhopServer;
 
 const MAX_EMOJI_CHARS: usize = 64;
@@ -84,12 +84,12 @@ impl WhopServer {
                 "give emoji (e.g. :fire:) or poll_option_id (to vote).",
             ));
         }
-        let reaction = cancellable(&ct, async {
+        let reaction = call_whop(
+            &ct,
+            Effect::Write,
             self.client
-                .create_reaction(&message_id, emoji.as_deref(), option.as_deref())
-                .await
-                .map_err(|e| ToolError::whop(e, Effect::Write))
-        })
+                .create_reaction(&message_id, emoji.as_deref(), option.as_deref()),
+        )
         .await?;
         let text = match (&option, &emoji) {
             (Some(o), _) => format!("Voted for option {o} on {message_id}."),
@@ -121,12 +121,11 @@ impl WhopServer {
     ) -> ToolResult {
         let message_id = check_id("message_id", &a.message_id)?;
         let emoji = check_emoji(&a.emoji)?;
-        let removed = cancellable(&ct, async {
-            self.client
-                .delete_reaction(&message_id, Some(&emoji))
-                .await
-                .map_err(|e| ToolError::whop(e, Effect::Write))
-        })
+        let removed = call_whop(
+            &ct,
+            Effect::Write,
+            self.client.delete_reaction(&message_id, Some(&emoji)),
+        )
         .await?;
         let text = if removed {
             format!("Removed {emoji} from {message_id}.")

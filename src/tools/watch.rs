@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Effect, TEXT_BUDGET, ToolError, ToolResult, cancellable, check_id,
-    messages::{MessageOut, message_rows},
+    messages::{MessageOut, fit_messages},
     output, render,
 };
 use crate::{
@@ -248,12 +248,7 @@ fn render_wait(
     waited: Option<u32>,
 ) -> rmcp::model::CallToolResult {
     let mut messages: Vec<MessageOut> = newest_first.iter().rev().map(MessageOut::from).collect();
-    let (rows, ends) = message_rows(&messages);
-    let mut body = String::new();
-    let kept = render::push_within(&mut body, &rows, TEXT_BUDGET - 300);
-    let shown = ends.iter().take_while(|end| **end <= kept).count();
-    let cut = shown < messages.len();
-    messages.truncate(shown);
+    let (body, shown, cut) = fit_messages(&mut messages);
     let next_cursor = messages
         .last()
         .map(|m| m.id.clone())
