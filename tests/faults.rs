@@ -525,6 +525,87 @@ async fn a_send_that_keeps_failing_says_the_outcome_is_unknown_and_posted_nothin
     assert_eq!(sb.message_count(&feed), before);
 }
 
+#[tokio::test]
+async fn a_send_whose_answers_are_always_lost_posts_once_and_says_the_outcome_is_unknown() {
+    let sb = common::sandbox().await;
+    let client = common::in_process(&sb, fast_policy(), Vec::new()).await;
+    let feed = sb.channel_id("General");
+    let before = sb.message_count(&feed);
+    let content = unique("never answered");
+    sb.add_fault(Fault::on("POST", "/messages", FaultAction::DropAfterCommit));
+    let e = err(&call(
+        &client,
+        "send_message",
+        json!({"channel_id": feed, "content": content}),
+    )
+    .await);
+    assert!(
+        e.contains("Could not get an answer from Whop")
+            && e.contains("(4 attempts)")
+            && e.contains("Whop did not confirm the change")
+            && e.contains("list_messages"),
+        "{e}"
+    );
+    let posts = sb.requests_to("POST", "/messages");
+    assert_eq!(posts.len(), 4);
+    let keys: std::collections::HashSet<_> = idempotency_keys(&posts).into_iter().collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        sb.messages_with_content(&feed, &content),
+        1,
+        "posted exactly once"
+    );
+    assert_eq!(sb.message_count(&feed), before + 1);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_cut_off_is_retried_and_lands_once() {
+    let sb = common::sandbox().await;
+    let c = whop_client(&sb, fast_policy());
+    let feed = sb.channel_id("General");
+    let content = unique("cut off");
+    sb.add_fault(Fault::on("POST", "/messages", FaultAction::TruncatedBody).times(1));
+    let m = c
+        .create_message(&CreateMessage {
+            channel_id: feed.clone(),
+            content: content.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the retry gets the replayed answer");
+    assert_eq!(m.content.as_deref(), Some(content.as_str()));
+    let posts = sb.requests_to("POST", "/messages");
+    assert_eq!(posts.len(), 2);
+    let keys = idempotency_keys(&posts);
+    assert_eq!(keys[0], keys[1]);
+    assert_eq!(sb.messages_with_content(&feed, &content), 1);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_was_malformed_tells_the_model_to_check_before_retrying() {
+    let sb = common::sandbox().await;
+    let client = connect(command(&sb, &[])).await;
+    let feed = sb.channel_id("General");
+    let content = unique("garbled answer");
+    sb.add_fault(Fault::on("POST", "/messages", FaultAction::MalformedBody).times(1));
+    let e = err(&call(
+        &client,
+        "send_message",
+        json!({"channel_id": feed, "content": content}),
+    )
+    .await);
+    assert!(
+        e.contains("could not be read") && e.contains("Whop did not confirm the change"),
+        "{e}"
+    );
+    assert_eq!(sb.requests_to("POST", "/messages").len(), 1);
+    assert_eq!(
+        sb.messages_with_content(&feed, &content),
+        1,
+        "the message was created although its answer was unreadable"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // PATCH and DELETE: idempotent by nature, retried
 
@@ -690,6 +771,33 @@ async fn an_upload_put_that_met_a_503_is_retried_and_the_bytes_arrive_intact() {
     assert!(puts.iter().all(|p| p.body.as_ref() == bytes.as_slice()));
     assert_eq!(sb.requests_to("POST", "/files").len(), 1, "one file object");
     assert_eq!(sb.file_bytes(id).unwrap().as_ref(), bytes.as_slice());
+}
+
+#[tokio::test]
+async fn an_upload_whose_create_met_a_503_creates_one_file() {
+    let sb = common::sandbox().await;
+    let client = connect(command(&sb, &[])).await;
+    sb.add_fault(Fault::on("POST", "/files", FaultAction::status(503)).times(1));
+    let (_, s) = ok(&call(
+        &client,
+        "upload_file",
+        json!({"content_base64": "aGVsbG8gd2hvcA==", "filename": "hello.txt"}),
+    )
+    .await);
+    let creates = sb.requests_to("POST", "/files");
+    assert_eq!(creates.len(), 2);
+    let keys = idempotency_keys(&creates);
+    assert_eq!(keys[0], keys[1]);
+    let puts = upload_puts(&sb);
+    assert_eq!(puts.len(), 1, "one file object, uploaded once");
+    assert_eq!(
+        puts[0].path,
+        format!("/_uploads/{}", s["id"].as_str().unwrap())
+    );
+    assert_eq!(
+        sb.file_bytes(s["id"].as_str().unwrap()).as_deref(),
+        Some(&b"hello whop"[..])
+    );
 }
 
 #[tokio::test]

@@ -182,6 +182,19 @@ async fn no_key_appears_in_any_output_even_at_trace_level() {
         "RUST_LOG=trace took effect: {}",
         &stderr[..stderr.len().min(2000)]
     );
+    // The presigned upload URLs' signatures are credentials too.
+    let signatures: Vec<String> = sb
+        .requests()
+        .iter()
+        .filter_map(|r| r.query_param("X-Sandbox-Signature").map(str::to_owned))
+        .collect();
+    assert!(!signatures.is_empty(), "uploads were signed");
+    for sig in &signatures {
+        assert!(
+            !stdout.contains(sig.as_str()) && !stderr.contains(sig.as_str()),
+            "an upload signature leaked"
+        );
+    }
     let authorised = sb
         .requests()
         .iter()
@@ -249,4 +262,72 @@ async fn debug_output_of_config_client_and_errors_never_shows_the_key() {
     ] {
         assert_eq!(leak(shown.as_bytes(), &[&key]), None, "{what}: {shown}");
     }
+}
+
+/// The longest piece of `secret` (at least `min` characters) found in `haystack`.
+fn longest_piece(haystack: &str, secret: &str, min: usize) -> Option<String> {
+    (min..=secret.len())
+        .rev()
+        .flat_map(|len| (0..=secret.len() - len).map(move |start| &secret[start..start + len]))
+        .find(|piece| haystack.contains(piece))
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_key_posted_in_chat_is_redacted_from_what_the_model_reads() {
+    let sb = common::sandbox().await;
+    let key = sb.api_key().to_owned();
+    let feed = sb.channel_id("General");
+    sb.post_as(
+        "olga",
+        &feed,
+        &format!("oops, our key: {key} please rotate"),
+    );
+    let session = connect_captured(command(&sb, &[])).await;
+    let (text, s) = ok(&call(
+        &session.client,
+        "list_messages",
+        json!({"channel_id": feed, "limit": 3}),
+    )
+    .await);
+    assert!(
+        text.contains("oops, our key: [redacted] please rotate"),
+        "{text}"
+    );
+    assert!(!s.to_string().contains(&key));
+    check_session("key in chat", session, &[&key]).await;
+}
+
+#[tokio::test]
+#[ignore = "BUG: redaction runs after the 1,000-character list cut, so a key that straddles the cut shows partly in list_messages text (src/server.rs redact vs src/tools/render.rs)"]
+async fn a_key_cut_by_the_list_limit_does_not_show_in_part() {
+    let sb = common::sandbox().await;
+    let key = sb.api_key().to_owned();
+    let feed = sb.channel_id("General");
+    // The list shows the first 1,000 characters of a message: put the key across that cut.
+    let padding = "y".repeat(1000 - key.len() / 2);
+    sb.post_as("olga", &feed, &format!("{padding}{key} end"));
+    let session = connect_captured(command(&sb, &[])).await;
+    let (text, s) = ok(&call(
+        &session.client,
+        "list_messages",
+        json!({"channel_id": feed, "limit": 1}),
+    )
+    .await);
+    assert!(
+        !s.to_string().contains(&key),
+        "structuredContent is redacted"
+    );
+    let (stdout, _) = session.finish().await;
+    let stdout = String::from_utf8_lossy(&stdout);
+    assert_eq!(
+        longest_piece(&text, &key, 12),
+        None,
+        "part of the key is in the text the model reads"
+    );
+    assert_eq!(
+        longest_piece(&stdout, &key, 12),
+        None,
+        "part of the key is on stdout"
+    );
 }
