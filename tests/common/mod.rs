@@ -234,3 +234,371 @@ pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     std::thread::spawn(move || lines.for_each(drop));
     HttpServer { child, url }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reliability harness: fast retry policies, in-process sessions, raw stdio, captured output.
+
+use std::{
+    path::PathBuf,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
+use whop_chat_mcp::{
+    server::{Settings, WhopServer},
+    transport::GuardedStdio,
+    whop::{self, ClientOptions, RetryPolicy, Secret},
+};
+
+/// A retry policy with the default's shape but short waits, so fault tests run in
+/// milliseconds: 4 attempts, 20 ms first backoff, 300 ms per attempt, 3 s per call.
+pub fn fast_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(100),
+        max_retry_after: Duration::from_secs(2),
+        deadline: Duration::from_secs(3),
+        attempt_timeout: Duration::from_millis(300),
+    }
+}
+
+/// The in-process Whop client pointed at `sandbox`, with `policy`.
+pub fn whop_client(sandbox: &Sandbox, policy: RetryPolicy) -> whop::Client {
+    whop::Client::new(ClientOptions {
+        base_url: sandbox.base_url(),
+        api_key: Secret::new(sandbox.api_key()),
+        api_version: whop::DEFAULT_API_VERSION.into(),
+        policy,
+    })
+    .expect("client builds")
+}
+
+/// The MCP server in this process (same handler and guarded transport as the binary, over an
+/// in-memory pipe), with a chosen retry policy, so tool texts can be checked without waiting
+/// for the default policy's backoff.
+pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathBuf>) -> Client {
+    let server = WhopServer::new(
+        whop_client(sandbox, policy),
+        Settings {
+            company_id: Some(sandbox.company_id()),
+            upload_roots: roots,
+            api_key: Some(Secret::new(sandbox.api_key())),
+            ..Settings::default()
+        },
+        &Default::default(),
+    )
+    .expect("server builds");
+    let (client_end, server_end) = tokio::io::duplex(1 << 20);
+    let (read, write) = tokio::io::split(server_end);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(GuardedStdio::new(read, write)).await {
+            let _ = running.waiting().await;
+        }
+    });
+    Recorder::default()
+        .serve(client_end)
+        .await
+        .expect("initialize succeeds")
+}
+
+/// A fresh, canonical temporary folder.
+pub fn tempdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "whop-chat-mcp-test-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.canonicalize().unwrap()
+}
+
+/// Checks that one line the server wrote on stdout is a JSON-RPC 2.0 message and returns it.
+/// Panics (with the line) on anything else: stdout belongs to the protocol.
+pub fn json_rpc(line: &[u8]) -> Value {
+    let shown = String::from_utf8_lossy(&line[..line.len().min(500)]).into_owned();
+    let v: Value = serde_json::from_slice(line)
+        .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {shown:?}"));
+    let obj = v
+        .as_object()
+        .unwrap_or_else(|| panic!("stdout line is not a JSON object: {shown}"));
+    assert_eq!(obj.get("jsonrpc"), Some(&Value::from("2.0")), "{shown}");
+    let id_ok = |id: &Value| id.is_string() || id.is_i64() || id.is_u64();
+    if let Some(method) = obj.get("method") {
+        // A request or notification from the server.
+        assert!(method.is_string(), "{shown}");
+        assert!(obj.get("id").is_none_or(id_ok), "{shown}");
+        assert!(
+            obj.get("params").is_none_or(Value::is_object),
+            "params must be an object: {shown}"
+        );
+        assert!(
+            !obj.contains_key("result") && !obj.contains_key("error"),
+            "{shown}"
+        );
+    } else {
+        let id = obj
+            .get("id")
+            .unwrap_or_else(|| panic!("a response needs an id: {shown}"));
+        match (obj.get("result"), obj.get("error")) {
+            (Some(result), None) => {
+                assert!(id_ok(id), "{shown}");
+                assert!(result.is_object(), "{shown}");
+            }
+            (None, Some(error)) => {
+                assert!(id_ok(id) || id.is_null(), "{shown}");
+                assert!(
+                    error["code"].is_i64(),
+                    "error.code must be an integer: {shown}"
+                );
+                assert!(
+                    error["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "error.message must be a non-empty string: {shown}"
+                );
+            }
+            _ => panic!("a response has exactly one of result and error: {shown}"),
+        }
+    }
+    v
+}
+
+/// The server binary driven with raw lines: every stdout line is checked with [`json_rpc`]
+/// as it is read, and stderr is kept.
+pub struct RawServer {
+    pub child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    lines: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Every stdout line read so far, parsed.
+    pub seen: Vec<Value>,
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl RawServer {
+    pub fn spawn(mut cmd: tokio::process::Command) -> RawServer {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("server spawns");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        assert_eq!(
+                            line.pop(),
+                            Some(b'\n'),
+                            "stdout ended inside a line: {:?}",
+                            String::from_utf8_lossy(&line)
+                        );
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let stderr = drain(child.stderr.take().unwrap());
+        let stdin = child.stdin.take();
+        RawServer {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id().expect("running") as i32
+    }
+
+    /// Writes `bytes` and a newline.
+    pub async fn write_line(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).await.expect("write to server");
+        stdin.write_all(b"\n").await.expect("write to server");
+        stdin.flush().await.expect("flush");
+    }
+
+    pub async fn send(&mut self, message: &Value) {
+        self.write_line(serde_json::to_string(message).unwrap().as_bytes())
+            .await;
+    }
+
+    /// The next stdout line, checked; `None` at EOF or after `wait`.
+    pub async fn next_line(&mut self, wait: Duration) -> Option<Value> {
+        let line = tokio::time::timeout(wait, self.lines.recv()).await.ok()??;
+        let v = json_rpc(&line);
+        self.seen.push(v.clone());
+        Some(v)
+    }
+
+    /// Reads until the response (result or error) with this id arrives.
+    pub async fn response(&mut self, id: &Value) -> Value {
+        let until = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            let Some(v) = self.next_line(left).await else {
+                panic!(
+                    "no response with id {id} (stderr: {})",
+                    String::from_utf8_lossy(&self.stderr.lock().unwrap())
+                );
+            };
+            if v.get("method").is_none() && &v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    pub async fn request(&mut self, id: Value, method: &str, params: Value) -> Value {
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
+        .await;
+        self.response(&id).await
+    }
+
+    pub async fn initialize(&mut self) -> Value {
+        let r = self
+            .request(
+                Value::from("init"),
+                "initialize",
+                serde_json::json!({
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw-test-client", "version": "0.0.0"}
+                }),
+            )
+            .await;
+        assert!(r.get("result").is_some(), "initialize failed: {r}");
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        r
+    }
+
+    /// Sends a ping and asserts it is answered.
+    pub async fn ping(&mut self, id: &str) {
+        self.send(&serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "ping"}))
+            .await;
+        let r = self.response(&Value::from(id)).await;
+        assert!(r.get("result").is_some(), "ping answered with {r}");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for the process to exit (checking the rest of stdout); `None` if it did not
+    /// within `wait`.
+    pub async fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let status = tokio::time::timeout(wait, self.child.wait()).await.ok()?;
+        while let Some(line) = self.lines.recv().await {
+            self.seen.push(json_rpc(&line));
+        }
+        Some(status.expect("wait succeeds"))
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+}
+
+/// Collects everything a pipe delivers, in the background.
+pub fn drain(mut pipe: impl AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let sink = out.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match pipe.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    out
+}
+
+/// Passes bytes through and keeps a copy of every one.
+pub struct Tee<R> {
+    inner: R,
+    copy: Arc<Mutex<Vec<u8>>>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Tee<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &polled {
+            let fresh = buf.filled()[before..].to_vec();
+            self.copy.lock().unwrap().extend_from_slice(&fresh);
+        }
+        polled
+    }
+}
+
+/// A server session whose raw stdout and stderr are both kept in full.
+pub struct Captured {
+    pub client: Client,
+    pub child: tokio::process::Child,
+    pub stdout: Arc<Mutex<Vec<u8>>>,
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+pub async fn connect_captured(mut cmd: tokio::process::Command) -> Captured {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("server spawns");
+    let stdout = Arc::new(Mutex::new(Vec::new()));
+    let tee = Tee {
+        inner: child.stdout.take().unwrap(),
+        copy: stdout.clone(),
+    };
+    let stderr = drain(child.stderr.take().unwrap());
+    let client = Recorder::default()
+        .serve((tee, child.stdin.take().unwrap()))
+        .await
+        .expect("initialize succeeds");
+    Captured {
+        client,
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+impl Captured {
+    /// Ends the session (stdin EOF), waits for the process, and returns all of stdout and
+    /// stderr.
+    pub async fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
+        let _ = self.client.cancel().await;
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("server exits after stdin EOF")
+            .unwrap();
+        assert!(status.success(), "server exit status {status}");
+        // Let the stderr drain see EOF.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = self.stdout.lock().unwrap().clone();
+        let err = self.stderr.lock().unwrap().clone();
+        (out, err)
+    }
+}
