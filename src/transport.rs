@@ -12,7 +12,9 @@
 //!   errors back cannot start a storm;
 //! - ignores broken notifications and responses (JSON-RPC never answers those);
 //! - bounds a line at 16 MiB (like rmcp) and reads without blocking on pipes
-//!   ([`rmcp::transport::stdio_pipes`]).
+//!   ([`rmcp::transport::stdio_pipes`]);
+//! - ends the session when stdout can no longer be written (the host went away), instead of
+//!   serving requests whose answers nobody can read.
 //!
 //! Everything else is rmcp's: a valid line is handed to the service loop unchanged.
 
@@ -28,6 +30,7 @@ use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
     sync::Mutex,
 };
+use tokio_util::sync::CancellationToken;
 
 /// Longest line accepted.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -49,6 +52,8 @@ pub struct GuardedStdio<R, W> {
     discarding: bool,
     writer: Arc<Mutex<W>>,
     errors: TokenBucket,
+    /// Cancelled when a write fails: the peer stopped reading.
+    closed: CancellationToken,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
@@ -59,6 +64,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
             discarding: false,
             writer: Arc::new(Mutex::new(write)),
             errors: TokenBucket::new(20.0, 10.0),
+            closed: CancellationToken::new(),
         }
     }
 }
@@ -129,6 +135,49 @@ fn short(e: &serde_json::Error) -> String {
     }
 }
 
+/// What a known method's params must hold: member name, and whether it is a string (else an
+/// object). Absent members are checked by rmcp (which answers with a useful message).
+const PARAM_MEMBERS: &[(&str, &[(&str, bool)])] = &[
+    ("tools/call", &[("name", true), ("arguments", false)]),
+    ("prompts/get", &[("name", true), ("arguments", false)]),
+    ("resources/read", &[("uri", true)]),
+    ("resources/subscribe", &[("uri", true)]),
+    ("resources/unsubscribe", &[("uri", true)]),
+];
+
+/// Why a request's params are unusable, if they are.
+fn bad_params(method: &str, params: Option<&Value>) -> Option<String> {
+    if !NEEDS_PARAMS.contains(&method) {
+        return None;
+    }
+    let Some(Value::Object(params)) = params else {
+        return Some(format!("Invalid params: {method} needs a params object"));
+    };
+    let members = PARAM_MEMBERS
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, m)| *m)
+        .unwrap_or_default();
+    for (name, is_string) in members {
+        match (params.get(*name), is_string) {
+            (None, true) => return Some(format!("Invalid params: {method} needs params.{name}")),
+            (None | Some(Value::Null), false) => {}
+            (Some(Value::String(_)), true) | (Some(Value::Object(_)), false) => {}
+            (Some(_), true) => {
+                return Some(format!(
+                    "Invalid params: params.{name} of {method} must be a string"
+                ));
+            }
+            (Some(_), false) => {
+                return Some(format!(
+                    "Invalid params: params.{name} of {method} must be an object"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Judges one line (without its newline).
 fn judge(line: &[u8]) -> Verdict {
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
@@ -146,31 +195,46 @@ fn judge(line: &[u8]) -> Verdict {
             ));
         }
     };
-    let id = value
+    let Value::Object(object) = &value else {
+        return Verdict::Answer(error(
+            Value::Null,
+            -32600,
+            "Invalid Request: a message must be a JSON object".into(),
+        ));
+    };
+    let method = object.get("method").and_then(Value::as_str);
+    let is_response = object.contains_key("result") || object.contains_key("error");
+    let id = object
         .get("id")
         .filter(|id| id.is_string() || id.is_number())
         .cloned();
-    let method = value
-        .get("method")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let is_request = id.is_some() && method.is_some();
-    if is_request && value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") {
-        let method = method.as_deref().unwrap_or_default();
-        if NEEDS_PARAMS.contains(&method) && !value.get("params").is_some_and(Value::is_object) {
+    // A request is a method with an id; its id must be a string or a number.
+    if let (Some(method), Some(raw_id)) = (method, object.get("id")) {
+        let Some(id) = id.clone() else {
             return Verdict::Answer(error(
-                id.unwrap_or_default(),
-                -32602,
-                format!("Invalid params: {method} needs a params object"),
+                Value::Null,
+                -32600,
+                format!(
+                    "Invalid Request: the id of {method} must be a string or a number, got {raw_id}"
+                ),
             ));
+        };
+        if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return Verdict::Answer(error(
+                id,
+                -32600,
+                "Invalid Request: \"jsonrpc\" must be \"2.0\"".into(),
+            ));
+        }
+        if let Some(why) = bad_params(method, object.get("params")) {
+            return Verdict::Answer(error(id, -32602, why));
         }
     }
     match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
         Ok(message) => Verdict::Deliver(Box::new(message)),
-        // A notification or a response: JSON-RPC never answers those.
-        Err(_) if id.is_none() && (method.is_some() || value.get("result").is_some() || value.get("error").is_some()) => Verdict::Ignore,
-        Err(_) if value.get("result").is_some() || value.get("error").is_some() => Verdict::Ignore,
-        Err(e) if is_request && value.get("jsonrpc").and_then(Value::as_str) == Some("2.0") => Verdict::Answer(error(
+        // Notifications and responses are never answered (JSON-RPC 2.0).
+        Err(_) if is_response || (method.is_some() && !object.contains_key("id")) => Verdict::Ignore,
+        Err(e) if method.is_some() => Verdict::Answer(error(
             id.unwrap_or_default(),
             -32602,
             format!("Invalid params for {}: {}", method.unwrap_or_default(), short(&e)),
@@ -195,16 +259,27 @@ where
         item: TxJsonRpcMessage<RoleServer>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writer = self.writer.clone();
+        let closed = self.closed.clone();
         async move {
             let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
             bytes.push(b'\n');
-            write_line(&writer, &bytes).await
+            let written = write_line(&writer, &bytes).await;
+            if let Err(e) = &written {
+                tracing::warn!(error = %e, "stdout is closed; ending the session");
+                closed.cancel();
+            }
+            written
         }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
-            let verdict = match self.read_line().await {
+            let closed = self.closed.clone();
+            let read = tokio::select! {
+                _ = closed.cancelled() => return None,
+                read = self.read_line() => read,
+            };
+            let verdict = match read {
                 Ok(Read::Eof) => return None,
                 Err(e) => {
                     tracing::warn!(error = %e, "stdin read failed; ending the session");

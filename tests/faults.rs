@@ -686,7 +686,6 @@ async fn a_delete_that_met_a_503_is_retried_and_applied() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: a DELETE whose answer was lost is retried and reported as HTTP 404 although it succeeded (src/whop/messages.rs delete_message / src/whop/mod.rs execute)"]
 async fn a_delete_whose_response_was_lost_is_reported_as_done() {
     let sb = common::sandbox().await;
     let c = whop_client(&sb, fast_policy());

@@ -299,7 +299,6 @@ async fn a_key_posted_in_chat_is_redacted_from_what_the_model_reads() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: redaction runs after the 1,000-character list cut, so a key that straddles the cut shows partly in list_messages text (src/server.rs redact vs src/tools/render.rs)"]
 async fn a_key_cut_by_the_list_limit_does_not_show_in_part() {
     let sb = common::sandbox().await;
     let key = sb.api_key().to_owned();

@@ -4,7 +4,8 @@
 //! network call, when it leaves the roots (`..`, an absolute path elsewhere, or a symlink that
 //! leads out), names a hidden file or folder (`.env`, `.ssh/…`), is not a regular file, or is
 //! larger than the limit. The file is then opened without following a final symlink and
-//! checked again on the open handle, so swapping it for a link after the check does not help.
+//! checked again on the open handle (on Linux, down to the real path the kernel opened), so
+//! swapping it or a folder on its way for a link after the check does not help.
 
 use std::{
     io::Read,
@@ -188,6 +189,18 @@ pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
     let file = options
         .open(path)
         .map_err(|e| ToolError::new(format!("cannot open {shown}: {e}")))?;
+    // O_NOFOLLOW guards only the last component; a folder on the way swapped for a link after
+    // the check would still be followed. So ask the kernel what was really opened.
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        if opened.as_deref().is_ok_and(|real| real != path) {
+            return Err(ToolError::new(format!(
+                "{shown} changed while it was being opened; nothing was uploaded."
+            )));
+        }
+    }
     let meta = file
         .metadata()
         .map_err(|e| ToolError::new(format!("cannot read {shown}: {e}")))?;
@@ -384,6 +397,25 @@ mod tests {
         for bad in ["", "a/b.png", "..", "x\u{0}y", "a\\b"] {
             assert!(check_filename(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_swapped_for_a_link_after_the_check_is_refused() {
+        let dir = std::env::temp_dir().join(format!("whop-confine-{}", std::process::id()));
+        let real = dir.join("real");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("f.txt"), "data").unwrap();
+        let _ = std::fs::remove_file(dir.join("swapped"));
+        std::os::unix::fs::symlink(&real, dir.join("swapped")).unwrap();
+        let real = real.canonicalize().unwrap();
+        assert_eq!(read_confined(&real.join("f.txt")).unwrap(), b"data");
+        // What the open sees if a checked folder became a link: the kernel's path differs.
+        let e = read_confined(&dir.canonicalize().unwrap().join("swapped/f.txt"))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("changed while it was being opened"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

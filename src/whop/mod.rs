@@ -88,6 +88,7 @@ struct Inner {
     http: reqwest::Client,
     base_url: String,
     auth: HeaderValue,
+    key: Secret,
     api_version: String,
     version_header: HeaderValue,
     policy: RetryPolicy,
@@ -225,6 +226,7 @@ impl Client {
                 http,
                 base_url: options.base_url.trim_end_matches('/').to_owned(),
                 auth,
+                key: options.api_key,
                 api_version: options.api_version,
                 version_header,
                 policy: options.policy,
@@ -267,6 +269,8 @@ impl Client {
             Endpoint::External(url) => (url.clone(), false),
         };
         let mut attempt: u32 = 0;
+        // Set once an attempt may have reached Whop without its answer reaching us.
+        let mut maybe_applied = false;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -297,7 +301,7 @@ impl Client {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     match resp.bytes().await {
-                        Ok(body) => Ok((status, headers, body)),
+                        Ok(body) => Ok((status, headers, scrub(body, self.inner.key.expose()))),
                         Err(e) => Err(e),
                     }
                 }
@@ -309,6 +313,18 @@ impl Client {
                     tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
                         status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "whop request");
                     return Ok(Response { body });
+                }
+                // A DELETE retried after an answer was lost finds nothing left to delete: the
+                // first attempt did it, so report what Whop would have answered then.
+                Ok((status, _, _))
+                    if status == StatusCode::NOT_FOUND
+                        && maybe_applied
+                        && request.method == Method::DELETE =>
+                {
+                    tracing::debug!(path = %log_path(&request.endpoint), "delete already applied by an earlier attempt");
+                    return Ok(Response {
+                        body: Bytes::from_static(b"true"),
+                    });
                 }
                 Ok((status, headers, body)) => {
                     let retry_after = retry::retry_after(&headers);
@@ -337,6 +353,8 @@ impl Client {
                 }
                 Err(e) => {
                     let timed_out = e.is_timeout();
+                    // A refused connection never carried the request; anything else might have.
+                    maybe_applied |= !e.is_connect();
                     let error = Error::Transport {
                         message: describe_transport_error(&e, timed_out),
                         timed_out,
@@ -360,6 +378,18 @@ impl Client {
                 attempt, wait_ms = wait.as_millis() as u64, "retrying whop request");
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// Removes the API key from an answer before anything reads it: should Whop (or anything on
+/// the way) ever echo it, no later step (parsing, cutting a long text, rendering) can show it,
+/// not even in part.
+fn scrub(body: Bytes, key: &str) -> Bytes {
+    match std::str::from_utf8(&body) {
+        Ok(text) if key.len() >= 8 && text.contains(key) => {
+            Bytes::from(text.replace(key, "[redacted]"))
+        }
+        _ => body,
     }
 }
 
@@ -464,6 +494,17 @@ mod tests {
         assert!(!format!("{c:?}").contains("topsecret"));
         assert!(c.inner.auth.is_sensitive());
         assert!(!format!("{:?}", c.inner.auth).contains("topsecret"));
+    }
+
+    #[test]
+    fn answers_are_scrubbed_of_the_key() {
+        let body = Bytes::from_static(br#"{"content":"my key is sk_live_abcdef123456, oops"}"#);
+        assert_eq!(
+            scrub(body, "sk_live_abcdef123456").as_ref(),
+            br#"{"content":"my key is [redacted], oops"}"#
+        );
+        let plain = Bytes::from_static(b"nothing here");
+        assert_eq!(scrub(plain.clone(), "sk_live_abcdef123456"), plain);
     }
 
     #[test]
