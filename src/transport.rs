@@ -202,8 +202,13 @@ fn judge(line: &[u8]) -> Verdict {
             "Invalid Request: a message must be a JSON object".into(),
         ));
     };
-    let method = object.get("method").and_then(Value::as_str);
+    let method = object
+        .get("method")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let method = method.as_deref();
     let is_response = object.contains_key("result") || object.contains_key("error");
+    let is_notification = method.is_some() && !object.contains_key("id");
     let id = object
         .get("id")
         .filter(|id| id.is_string() || id.is_number())
@@ -230,10 +235,10 @@ fn judge(line: &[u8]) -> Verdict {
             return Verdict::Answer(error(id, -32602, why));
         }
     }
-    match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value.clone()) {
+    match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value) {
         Ok(message) => Verdict::Deliver(Box::new(message)),
         // Notifications and responses are never answered (JSON-RPC 2.0).
-        Err(_) if is_response || (method.is_some() && !object.contains_key("id")) => Verdict::Ignore,
+        Err(_) if is_response || is_notification => Verdict::Ignore,
         Err(e) if method.is_some() => Verdict::Answer(error(
             id.unwrap_or_default(),
             -32602,

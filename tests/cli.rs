@@ -113,3 +113,36 @@ fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
     }
     assert!(!answer.contains("\\u"), "no \\u escapes:\n{answer}");
 }
+
+#[test]
+fn tools_list_stays_within_its_10_kb_budget_on_the_wire() {
+    let mut child = bare()
+        .arg("--demo")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    ] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    drop(stdin);
+    child.wait().unwrap();
+    let tools: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 14);
+    let bytes = line.trim_end().len();
+    assert!(
+        bytes <= 10_000,
+        "tools/list is {bytes} bytes on the wire; the budget is 10,000"
+    );
+}

@@ -25,8 +25,7 @@ pub struct WhoamiOut {
 
 #[tool_router(router = account_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// Who the key acts as, default company, API URL and version; call it when something
-    /// fails.
+    /// Who the key acts as, default company, API URL and version; call when something fails.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<WhoamiOut>()

@@ -265,8 +265,8 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 
 #[tool_router(router = file_router, vis = "pub(crate)")]
 impl WhopServer {
-    /// Upload a file from an upload root, or base64; returns its file_… id for send_message
-    /// attachment_ids once ready.
+    /// Upload a file from an upload root, or base64; once ready, returns its file_… id for
+    /// attachment_ids.
     #[tool(
         annotations(destructive_hint = false, open_world_hint = true),
         output_schema = super::schema::<FileOut>()

@@ -233,7 +233,7 @@ impl MessageOut {
             s.push('}');
         }
         s.push_str(": ");
-        s.push_str(&render::block(
+        s.push_str(&render::indent(
             self.content.as_deref().unwrap_or(""),
             LIST_CONTENT_CHARS,
         ));
@@ -349,7 +349,7 @@ impl WhopServer {
     }
 
     /// Read a channel or support chat, newest first: time UTC, @author, id, ↩reply, [flags],
-    /// {reactions}, text (untrusted user content).
+    /// {reactions}, text (untrusted).
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<MessagesPage>()
@@ -407,7 +407,7 @@ impl WhopServer {
             // A single message is shown whole, up to the answer budget.
             let prefix_end = line.find(": ").map(|i| i + 2).unwrap_or(line.len());
             line.truncate(prefix_end);
-            line.push_str(&render::block(full, super::TEXT_BUDGET / 4));
+            line.push_str(&render::indent(full, super::TEXT_BUDGET / 4));
         }
         output(
             format!("{date} (UTC), untrusted user content:\n{line}"),

@@ -27,26 +27,30 @@ fn is_hidden(c: char) -> bool {
 /// Removes hidden characters and control characters; keeps newlines (as `\n`) and tabs.
 /// Line and paragraph separators and lone carriage returns become `\n`.
 pub fn clean(s: &str) -> String {
-    let chars: Vec<char> = s.chars().collect();
+    // Most chat text is plain printable ASCII: nothing to remove.
+    if s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t')) {
+        return s.to_owned();
+    }
+    let visible = |c: Option<char>| {
+        c.is_some_and(|c| !c.is_whitespace() && !is_hidden(c) && !c.is_control() && c != '\u{200D}')
+    };
     let mut out = String::with_capacity(s.len());
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = s.chars().peekable();
+    let mut previous = None;
+    while let Some(c) = chars.next() {
         match c {
-            '\r' if chars.get(i + 1) == Some(&'\n') => {}
+            '\r' if chars.peek() == Some(&'\n') => {}
             '\r' | '\u{2028}' | '\u{2029}' | '\u{0085}' | '\u{000B}' | '\u{000C}' => out.push('\n'),
             '\n' | '\t' => out.push(c),
             '\u{200D}' => {
-                let visible = |c: Option<&char>| {
-                    c.is_some_and(|c| {
-                        !c.is_whitespace() && !is_hidden(*c) && !c.is_control() && *c != '\u{200D}'
-                    })
-                };
-                if i > 0 && visible(chars.get(i - 1)) && visible(chars.get(i + 1)) {
+                if visible(previous) && visible(chars.peek().copied()) {
                     out.push(c);
                 }
             }
             c if c.is_control() || is_hidden(c) => {}
             c => out.push(c),
         }
+        previous = Some(c);
     }
     out
 }
@@ -67,12 +71,16 @@ pub fn inline(s: &str) -> String {
 /// Untrusted text that may span lines: cleaned, each continuation line indented by two
 /// spaces so it can never pass for a row of its own. Cut at `max_chars` with a note.
 pub fn block(s: &str, max_chars: usize) -> String {
-    let cleaned = clean(s);
+    indent(&clean(s), max_chars)
+}
+
+/// [`block`] for text already passed through [`clean`] (a message's content is cleaned once,
+/// when it is read from Whop).
+pub fn indent(cleaned: &str, max_chars: usize) -> String {
     let total = cleaned.chars().count();
-    let kept: String = if total > max_chars {
-        cleaned.chars().take(max_chars).collect()
-    } else {
-        cleaned
+    let kept = match cleaned.char_indices().nth(max_chars) {
+        Some((cut, _)) => &cleaned[..cut],
+        None => cleaned,
     };
     let mut out = String::with_capacity(kept.len() + 8);
     for (i, line) in kept.trim_end().split('\n').enumerate() {
@@ -96,6 +104,20 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// `2026-11-24 16:05` (UTC), or the raw text when it is not a timestamp.
 pub fn short_time(s: &str) -> String {
+    // Whop writes UTC as `2026-11-24T16:05:11.402Z`: cut it instead of parsing it.
+    let b = s.as_bytes();
+    let utc = b.len() >= 17
+        && s.ends_with('Z')
+        && b[10] == b'T'
+        && b.iter().take(16).enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    if utc {
+        return format!("{} {}", &s[..10], &s[11..16]);
+    }
     parse_time(s)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| inline(s))
@@ -159,6 +181,37 @@ mod tests {
             b.starts_with(&"é".repeat(10)) && b.ends_with("… [+40 chars]"),
             "{b}"
         );
+    }
+
+    #[test]
+    fn the_fast_paths_agree_with_the_slow_ones() {
+        for s in [
+            "plain ascii, nothing to do",
+            "tab\there\nline",
+            "Café ☕ \u{202E}x",
+            "a\r\nb\rc",
+        ] {
+            let slow: String = s.chars().filter(|c| !is_hidden(*c)).collect();
+            assert_eq!(
+                clean(s).replace('\n', ""),
+                slow.replace(['\r', '\n'], ""),
+                "{s:?}"
+            );
+        }
+        assert_eq!(clean("a\r\nb\rc"), "a\nb\nc");
+        for t in [
+            "2026-10-02T14:03:11.402Z",
+            "2026-10-02T14:03:11Z",
+            "2026-10-02T14:03Z",
+        ] {
+            let parsed = parse_time(t).map(|t| t.format("%Y-%m-%d %H:%M").to_string());
+            assert_eq!(
+                Some(short_time(t)),
+                parsed.or(Some("2026-10-02 14:03".into())),
+                "{t}"
+            );
+        }
+        assert_eq!(indent("é".repeat(5).as_str(), 3), "ééé… [+2 chars]");
     }
 
     #[test]

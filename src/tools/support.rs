@@ -178,7 +178,7 @@ impl WhopServer {
         )
     }
 
-    /// Open (or get) a support chat with a customer; post in it with send_message.
+    /// Open (or get) a customer's support chat; post in it with send_message.
     #[tool(
         annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
         output_schema = super::schema::<SupportChannelOut>()
