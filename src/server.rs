@@ -217,11 +217,6 @@ impl WhopServer {
         }
     }
 
-    /// The tools as listed to clients.
-    pub fn tools(&self) -> &[Tool] {
-        &self.tools
-    }
-
     /// The company a tool works on: the argument, else WHOP_COMPANY_ID, else the key's own
     /// company (asked once from `GET /accounts/me` and remembered).
     pub(crate) async fn company(&self, arg: Option<&str>) -> Result<String, ToolError> {

@@ -407,12 +407,6 @@ impl Sandbox {
         let feed = st.feed_id(channel)?;
         st.last_message_in(&feed).map(|m| m.id.clone())
     }
-
-    /// Serves until `stop` is cancelled (used by the standalone `sandbox` command).
-    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()>) {
-        stop.await;
-        drop(self);
-    }
 }
 
 /// Per-connection handle a fault uses to drop the connection without answering.
