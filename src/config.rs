@@ -7,7 +7,10 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::whop::{DEFAULT_API_VERSION, DEFAULT_BASE_URL, Secret};
+use crate::{
+    poll::DEFAULT_POLL_SECONDS,
+    whop::{DEFAULT_API_VERSION, DEFAULT_BASE_URL, Secret},
+};
 
 /// Command-line interface. Every flag also has an environment variable (named in its help);
 /// the flag wins when both are given.
@@ -306,9 +309,6 @@ impl Config {
         })
     }
 }
-
-/// Default interval between polls while waiting for messages.
-pub const DEFAULT_POLL_SECONDS: u64 = 3;
 
 /// A comma-separated list from flags or the environment, items trimmed, empty ones dropped;
 /// `None` when neither gives one.

@@ -3,15 +3,24 @@
 //! Crate map (read in this order):
 //! - [`config`]  — flags and environment, parsed once at start-up.
 //! - [`whop`]    — the Whop REST v1 client: requests, retries, errors, models. Knows no MCP.
+//! - [`output`]  — what tools return: output types, compact text rows, the paging pipeline,
+//!   and the cleaning of text other people wrote.
+//! - [`poll`]    — what counts as a new message and how often to poll (waits and watchers).
 //! - [`tools`]   — the MCP tools: validate input, call the client, shape output for models.
-//! - [`server`]  — the MCP `ServerHandler`: tool list, instructions, dispatch.
+//! - [`exposure`] — which tools a server exposes (`--read-only`, `--tools`).
 //! - [`resources`], [`prompts`] — channel resources with subscriptions; ready-made prompts.
+//! - [`gate`]    — the exit gate every tool result passes (the API key is scrubbed).
+//! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
 //! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
 
 pub mod config;
+pub mod exposure;
+pub mod gate;
 pub mod http;
+pub mod output;
+pub mod poll;
 pub mod prompts;
 pub mod resources;
 pub mod sandbox;

@@ -9,8 +9,10 @@ use rmcp::ServiceExt as _;
 use tracing_subscriber::{filter::Targets, prelude::*};
 use whop_chat_mcp::{
     config::{Cli, Command, Config, SandboxArgs},
+    exposure::Exposure,
     sandbox::{DEMO_API_KEY, Sandbox},
-    server::{Exposure, Settings, WhopServer},
+    server::WhopServer,
+    tools::Settings,
     whop::{self, ClientOptions, RetryPolicy, Secret},
 };
 
@@ -115,11 +117,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         send_channels: config.send_channels.clone(),
         poll_interval: config.poll_interval,
     };
-    let exposure = Exposure {
-        read_only: config.read_only,
-        only: config.tools.clone(),
-    };
-    let server = WhopServer::new(client, settings, &exposure).map_err(ConfigFailure)?;
+    let exposure = Exposure::new(config.read_only, config.tools.clone()).map_err(ConfigFailure)?;
+    let server = WhopServer::new(client, settings, &exposure);
     if let Some(addr) = config.http {
         let options = whop_chat_mcp::http::HttpOptions {
             addr,

@@ -554,7 +554,7 @@ async fn a_2026_subscription_hears_of_a_new_message() {
 
 #[tokio::test]
 async fn one_watcher_serves_every_subscriber_of_a_channel() {
-    use whop_chat_mcp::server::{Exposure, Settings, WhopServer};
+    use whop_chat_mcp::{exposure::Exposure, server::WhopServer, tools::Settings};
     let sb = common::sandbox().await;
     let client = whop_chat_mcp::whop::Client::new(whop_chat_mcp::whop::ClientOptions {
         base_url: sb.base_url(),
@@ -588,7 +588,7 @@ async fn one_watcher_serves_every_subscriber_of_a_channel() {
     hub.unsubscribe(&feed);
     assert!(hub.watched().is_empty());
     // The server type exposes the same hub.
-    let server = WhopServer::new(client, Settings::default(), &Exposure::default()).unwrap();
+    let server = WhopServer::new(client, Settings::default(), &Exposure::default());
     assert!(server.watched_channels().is_empty());
 }
 

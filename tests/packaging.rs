@@ -8,7 +8,7 @@ mod common;
 use std::{collections::BTreeSet, path::Path, process::Command};
 
 use serde_json::Value;
-use whop_chat_mcp::server::WhopServer;
+use whop_chat_mcp::exposure::all_tool_names;
 
 fn read(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
@@ -161,7 +161,7 @@ fn manifest_json_is_a_bundle_manifest_in_step_with_the_code() {
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_owned())
         .collect();
-    let actual: BTreeSet<String> = WhopServer::all_tool_names().into_iter().collect();
+    let actual: BTreeSet<String> = all_tool_names().into_iter().collect();
     assert_eq!(tools, actual, "manifest.json lists the server's tools");
 }
 
@@ -207,7 +207,7 @@ fn the_readme_documents_every_setting() {
             "README.md does not document {name}"
         );
     }
-    for tool in WhopServer::all_tool_names() {
+    for tool in all_tool_names() {
         assert!(
             readme.contains(&format!("`{tool}`")),
             "README.md does not document {tool}"

@@ -5,8 +5,8 @@ use rmcp::{schemars::JsonSchema, tool, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use super::Toolbox;
 use super::{Effect, ToolResult, call_whop, output, render};
-use crate::server::WhopServer;
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoamiOut {
@@ -24,7 +24,7 @@ pub struct WhoamiOut {
 }
 
 #[tool_router(router = account_router, vis = "pub(crate)")]
-impl WhopServer {
+impl Toolbox {
     /// Who the key acts as, default company, API URL and version; call when something fails.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),

@@ -21,11 +21,8 @@ use rmcp::{
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{Effect, ToolError, ToolResult, cancellable, output, render};
-use crate::{
-    server::WhopServer,
-    whop::{UploadProgress, UploadSource, models::File},
-};
+use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, output, render};
+use crate::whop::{UploadProgress, UploadSource, models::File};
 
 /// Largest local file `upload_file` reads.
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
@@ -264,7 +261,7 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 }
 
 #[tool_router(router = file_router, vis = "pub(crate)")]
-impl WhopServer {
+impl Toolbox {
     /// Upload a file from an upload root, or base64; once ready, returns its file_… id for
     /// attachment_ids.
     #[tool(
@@ -383,12 +380,12 @@ mod tests {
         assert!(
             decode_base64("***")
                 .unwrap_err()
-                .0
+                .message
                 .contains("not valid base64")
         );
-        assert!(decode_base64("").unwrap_err().0.contains("empty"));
+        assert!(decode_base64("").unwrap_err().message.contains("empty"));
         let huge = "A".repeat(MAX_BASE64_BYTES / 3 * 4 + 8192);
-        assert!(decode_base64(&huge).unwrap_err().0.contains("8 MiB"));
+        assert!(decode_base64(&huge).unwrap_err().message.contains("8 MiB"));
     }
 
     #[test]
@@ -413,14 +410,14 @@ mod tests {
         // What the open sees if a checked folder became a link: the kernel's path differs.
         let e = read_confined(&dir.canonicalize().unwrap().join("swapped/f.txt"))
             .unwrap_err()
-            .0;
+            .message;
         assert!(e.contains("changed while it was being opened"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
     fn no_roots_means_no_local_files_and_says_how_to_allow() {
-        let e = confine(&[], "/etc/passwd").unwrap_err().0;
+        let e = confine(&[], "/etc/passwd").unwrap_err().message;
         assert!(
             e.contains("--upload-root") && e.contains("WHOP_UPLOAD_ROOTS"),
             "{e}"

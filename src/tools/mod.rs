@@ -6,53 +6,154 @@
 //! and a sentence that names the cause and the next step (hosts hide protocol errors from
 //! the model, so API failures are never turned into JSON-RPC errors).
 
-pub mod account;
-pub mod channels;
-pub mod files;
-pub mod messages;
-pub mod reactions;
-pub mod render;
+mod account;
+mod allowlist;
+mod channels;
+mod company;
+mod files;
+mod messages;
+mod reactions;
 mod schema;
-pub mod support;
-pub mod watch;
+mod support;
+mod watch;
 
-pub use schema::{schema, tighten_optional};
+pub use channels::ListChannelsArgs;
+pub use messages::ListMessagesArgs;
+pub use schema::{compact_tool, schema};
 
-use std::{future::Future, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::PathBuf,
+    sync::{Mutex, OnceLock},
+    time::Duration,
+};
 
-use rmcp::model::{CallToolResult, ContentBlock as Content, IntoContents};
+use rmcp::{
+    handler::server::router::tool::ToolRouter,
+    model::{CallToolResult, ContentBlock as Content, IntoContents, Tool},
+};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::whop::{self, Kind};
+use crate::{
+    output::{BadCursor, MAX_LIMIT, text as render},
+    whop::{self, Kind, Secret},
+};
 
-/// Largest text answer a tool gives, in bytes (about 5,000 tokens). A list that would be
-/// longer is cut at an item boundary, says so, and hands out a cursor to continue.
-pub const TEXT_BUDGET: usize = 20_000;
-/// Longest message text shown per message in a list; the full text is in structuredContent.
-pub const LIST_CONTENT_CHARS: usize = 1_000;
 /// Longest message `send_message` accepts (Whop accepts more; agents rarely need it and a
 /// runaway generation should not flood a channel).
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
-/// Largest page a list tool asks Whop for.
-pub const MAX_LIMIT: u32 = 100;
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Longest id we pass to Whop.
 const MAX_ID_LEN: usize = 128;
 
-/// A failed tool call, as the model reads it, and the Whop HTTP status behind it (if any).
+/// Settings the tools read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Default company for tools whose `company_id` is optional.
+    pub company_id: Option<String>,
+    /// Canonical folders `upload_file` may read from.
+    pub upload_roots: Vec<PathBuf>,
+    /// Removed from every result, should it ever appear.
+    pub api_key: Option<Secret>,
+    /// When set, send_message may post only to these channel or experience ids.
+    pub send_channels: Option<Vec<String>>,
+    /// Interval between polls while waiting for new messages.
+    pub poll_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            company_id: None,
+            upload_roots: Vec::new(),
+            api_key: None,
+            send_channels: None,
+            poll_interval: crate::poll::DEFAULT_INTERVAL,
+        }
+    }
+}
+
+/// What every tool works with: the Whop client, the settings, and the caches the tools
+/// share. The tool routers are `impl Toolbox` blocks, one file per toolset.
+pub struct Toolbox {
+    pub(crate) client: whop::Client,
+    pub(crate) settings: Settings,
+    /// The key's own company, asked once (see [`Toolbox::company`]).
+    own_company: tokio::sync::OnceCell<String>,
+    /// Chat channel id or experience id → both ids of that channel, for the send allowlist.
+    channel_ids: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl Toolbox {
+    pub fn new(client: whop::Client, settings: Settings) -> Self {
+        Toolbox {
+            client,
+            settings,
+            own_company: Default::default(),
+            channel_ids: Default::default(),
+        }
+    }
+}
+
+/// Every tool, whatever the exposure.
+pub fn router() -> ToolRouter<Toolbox> {
+    Toolbox::message_router()
+        + Toolbox::channel_router()
+        + Toolbox::support_router()
+        + Toolbox::file_router()
+        + Toolbox::reaction_router()
+        + Toolbox::watch_router()
+        + Toolbox::account_router()
+}
+
+/// Every tool's listing (compacted), built once.
+pub fn catalog() -> &'static [Tool] {
+    static CATALOG: OnceLock<Vec<Tool>> = OnceLock::new();
+    CATALOG.get_or_init(|| router().list_all().into_iter().map(compact_tool).collect())
+}
+
+/// Whether a tool only reads: its `readOnlyHint`. Every other tool counts as a write.
+pub fn is_read_only(tool: &Tool) -> bool {
+    tool.annotations
+        .as_ref()
+        .and_then(|a| a.read_only_hint)
+        .unwrap_or(false)
+}
+
+/// A failed tool call, as the model reads it.
 #[derive(Debug)]
-pub struct ToolError(pub String, pub Option<u16>);
+pub struct ToolError {
+    /// The sentence the model reads: the cause and the next step.
+    pub message: String,
+    /// The Whop HTTP status behind it, if any.
+    pub status: Option<u16>,
+}
 
 impl ToolError {
     pub fn new(message: impl Into<String>) -> Self {
-        ToolError(message.into(), None)
+        ToolError {
+            message: message.into(),
+            status: None,
+        }
     }
 }
 
 impl IntoContents for ToolError {
     fn into_contents(self) -> Vec<Content> {
-        vec![Content::text(self.0)]
+        vec![Content::text(self.message)]
+    }
+}
+
+impl From<BadCursor> for ToolError {
+    fn from(e: BadCursor) -> Self {
+        ToolError::new(match e {
+            BadCursor::Foreign => {
+                "cursor is not one this server handed out: pass next_cursor from the previous answer unchanged."
+            }
+            BadCursor::Malformed => "cursor is malformed: pass next_cursor unchanged.",
+        })
     }
 }
 
@@ -209,12 +310,15 @@ impl ToolError {
             ),
             whop::Error::Upload { message, .. } => message.clone(),
         };
-        ToolError(text, e.status())
+        ToolError {
+            message: text,
+            status: e.status(),
+        }
     }
 }
 
 fn plural(n: u32) -> &'static str {
-    if n == 1 { "" } else { "s" }
+    crate::output::plural(n as usize)
 }
 
 fn capitalise(s: &str) -> String {
@@ -255,71 +359,6 @@ pub fn check_limit(limit: Option<u32>) -> Result<u32, ToolError> {
     }
 }
 
-/// Where a list continues. Our `next_cursor` is Whop's cursor, except when an answer was cut
-/// short by [`TEXT_BUDGET`]: then it is `~N~<whop cursor>` ("skip N items after that cursor"),
-/// since Whop's cursors are opaque and cannot point inside a page. `~` never occurs in them
-/// (they are base64).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
-    pub after: Option<String>,
-    pub skip: usize,
-}
-
-impl Resume {
-    pub fn parse(cursor: Option<&str>) -> Result<Self, ToolError> {
-        let Some(c) = cursor.map(str::trim).filter(|c| !c.is_empty()) else {
-            return Ok(Resume {
-                after: None,
-                skip: 0,
-            });
-        };
-        if c.len() > 2048 || c.chars().any(char::is_control) {
-            return Err(ToolError::new(
-                "cursor is not one this server handed out: pass next_cursor from the previous answer unchanged.",
-            ));
-        }
-        if let Some(rest) = c.strip_prefix('~') {
-            let (n, after) = rest.split_once('~').ok_or_else(|| {
-                ToolError::new("cursor is malformed: pass next_cursor unchanged.")
-            })?;
-            let skip = n
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n < MAX_LIMIT as usize)
-                .ok_or_else(|| {
-                    ToolError::new("cursor is malformed: pass next_cursor unchanged.")
-                })?;
-            return Ok(Resume {
-                after: (!after.is_empty()).then(|| after.to_owned()),
-                skip,
-            });
-        }
-        Ok(Resume {
-            after: Some(c.to_owned()),
-            skip: 0,
-        })
-    }
-
-    /// How many items to ask Whop for so that `limit` remain after skipping.
-    pub fn fetch(&self, limit: u32) -> u32 {
-        (limit + self.skip as u32).min(MAX_LIMIT)
-    }
-
-    /// The cursor for what follows once `shown` more items (after the skipped ones) were shown
-    /// out of a fetched page of `fetched` items whose own next cursor is `page_next`.
-    pub fn next(&self, shown: usize, fetched: usize, page_next: Option<String>) -> Option<String> {
-        if self.skip + shown >= fetched {
-            page_next
-        } else {
-            Some(format!(
-                "~{}~{}",
-                self.skip + shown,
-                self.after.as_deref().unwrap_or("")
-            ))
-        }
-    }
-}
-
 /// Calls Whop unless the client cancels first, turning a failure into the model's sentence.
 pub async fn call_whop<T>(
     ct: &CancellationToken,
@@ -330,22 +369,6 @@ pub async fn call_whop<T>(
         work.await.map_err(|e| ToolError::whop(e, effect))
     })
     .await
-}
-
-/// Rows of a listing that fit the text budget (leaving room for the header and footer), and
-/// how many of them that is.
-pub fn fit_rows(rows: &[String]) -> (String, usize) {
-    let mut body = String::new();
-    let kept = render::push_within(&mut body, rows, TEXT_BUDGET - 300);
-    (body, kept)
-}
-
-/// The last line of a listing: the cursor to continue with, or `end`.
-pub fn footer(next_cursor: Option<&str>, end: &str) -> String {
-    match next_cursor {
-        Some(c) => format!("more: cursor=\"{c}\""),
-        None => end.to_owned(),
-    }
 }
 
 /// Runs a tool body unless the client cancels the request first; dropping the future aborts
@@ -385,7 +408,7 @@ mod tests {
 
     #[test]
     fn error_sentences_name_cause_and_next_step() {
-        let t = |e, effect| ToolError::whop(e, effect).0;
+        let t = |e, effect| ToolError::whop(e, effect).message;
         let s = t(api(401, Kind::Channel, None, "chat:read"), Effect::Read);
         assert!(s.contains("WHOP_API_KEY") && s.contains("401"), "{s}");
         let s = t(
@@ -451,11 +474,16 @@ mod tests {
     #[test]
     fn ids_and_limits_are_checked() {
         assert_eq!(check_id("channel_id", " feed_abc ").unwrap(), "feed_abc");
-        assert!(check_id("channel_id", "").unwrap_err().0.contains("empty"));
+        assert!(
+            check_id("channel_id", "")
+                .unwrap_err()
+                .message
+                .contains("empty")
+        );
         assert!(
             check_id("channel_id", "../accounts")
                 .unwrap_err()
-                .0
+                .message
                 .contains("not a Whop id")
         );
         assert!(check_id("channel_id", "a b").is_err());
@@ -464,41 +492,9 @@ mod tests {
         assert!(
             check_limit(Some(0))
                 .unwrap_err()
-                .0
+                .message
                 .contains("between 1 and 100 (got 0)")
         );
         assert!(check_limit(Some(101)).is_err());
-    }
-
-    #[test]
-    fn resume_cursors_round_trip() {
-        let r = Resume::parse(None).unwrap();
-        assert_eq!(
-            r,
-            Resume {
-                after: None,
-                skip: 0
-            }
-        );
-        assert_eq!(r.next(20, 20, Some("c1".into())).as_deref(), Some("c1"));
-        assert_eq!(r.next(5, 20, Some("c1".into())).as_deref(), Some("~5~"));
-        let r = Resume::parse(Some("~5~")).unwrap();
-        assert_eq!(
-            r,
-            Resume {
-                after: None,
-                skip: 5
-            }
-        );
-        assert_eq!(r.fetch(20), 25);
-        assert_eq!(r.next(3, 25, Some("c1".into())).as_deref(), Some("~8~"));
-        let r = Resume::parse(Some("~8~abc=")).unwrap();
-        assert_eq!((r.after.as_deref(), r.skip), (Some("abc="), 8));
-        assert_eq!(
-            Resume::parse(Some("abc=")).unwrap().after.as_deref(),
-            Some("abc=")
-        );
-        assert!(Resume::parse(Some("~x~")).is_err());
-        assert!(Resume::parse(Some("~500~a")).is_err());
     }
 }

@@ -4,8 +4,8 @@ use rmcp::{handler::server::wrapper::Parameters, schemars::JsonSchema, tool, too
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::Toolbox;
 use super::{Effect, ToolError, ToolResult, call_whop, check_id, output, render};
-use crate::server::WhopServer;
 
 const MAX_EMOJI_CHARS: usize = 64;
 
@@ -61,7 +61,7 @@ pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
 }
 
 #[tool_router(router = reaction_router, vis = "pub(crate)")]
-impl WhopServer {
+impl Toolbox {
     /// React with an emoji, or vote in the message's poll.
     #[tool(
         annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),

@@ -5,14 +5,20 @@
 //! (`object` and `array` without their inner shape, which the tool description and the text
 //! rendering show). The schema still validates exactly
 //! what it states (clients such as the Python SDK check every result against it).
+//!
+//! Input schemas are compacted once, when the tool list is built ([`compact_tool`]).
+
+use std::sync::Arc;
+
+use rmcp::model::Tool;
+use serde_json::{Map, Value};
 
 /// The output schema of a tool returning `T`, written for what it is: the serialised form of
 /// our own types. Subschemas are inlined (no `$defs`/`$ref` indirection to follow), and a
 /// property that is not required loses its `null` alternative: our optional output fields are
 /// left out when empty, never written as `null` (the Python client's validation in the tests
 /// holds us to that).
-pub fn schema<T: schemars::JsonSchema + 'static>()
--> std::sync::Arc<serde_json::Map<String, serde_json::Value>> {
+pub fn schema<T: schemars::JsonSchema + 'static>() -> Arc<Map<String, Value>> {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
     settings.inline_subschemas = true;
     let root = settings.into_generator().into_root_schema_for::<T>();
@@ -24,11 +30,10 @@ pub fn schema<T: schemars::JsonSchema + 'static>()
     };
     map.remove("title");
     map.remove("description");
-    std::sync::Arc::new(map)
+    Arc::new(map)
 }
 
-pub fn tighten_optional(v: &mut serde_json::Value) {
-    use serde_json::Value;
+fn tighten_optional(v: &mut serde_json::Value) {
     match v {
         Value::Object(map) => {
             let required: Vec<String> = map
@@ -56,7 +61,6 @@ pub fn tighten_optional(v: &mut serde_json::Value) {
 
 /// `{"type": ["string", "null"]}` → `{"type": "string"}`; `{"anyOf": [S, {"type": "null"}]}` → S.
 fn drop_null(prop: &mut serde_json::Value) {
-    use serde_json::Value;
     let Value::Object(map) = prop else { return };
     if let Some(Value::Array(types)) = map.get("type") {
         let kept: Vec<Value> = types
@@ -94,7 +98,6 @@ fn drop_null(prop: &mut serde_json::Value) {
 
 /// Keeps the root's properties with their types only (`object`, `array`, `string`, …).
 fn outline(root: &mut serde_json::Value) {
-    use serde_json::Value;
     fn bare(schema: &Value) -> Value {
         let mut out = serde_json::Map::new();
         if let Some(t) = schema.get("type") {
@@ -109,5 +112,66 @@ fn outline(root: &mut serde_json::Value) {
         for prop in props.values_mut() {
             *prop = bare(prop);
         }
+    }
+}
+
+/// Shrinks a tool's schemas without loosening what they accept or promise: drops `$schema`
+/// (2020-12 is MCP's default dialect) and the integer `format` annotations schemars adds
+/// (`uint32`, `int64`: not standard formats; `minimum` already says what matters).
+pub fn compact_tool(mut tool: Tool) -> Tool {
+    let mut input = Value::Object(compact_schema(&tool.input_schema));
+    // Optional arguments may simply be left out; saying "or null" for each is noise.
+    tighten_optional(&mut input);
+    if let Value::Object(map) = input {
+        tool.input_schema = Arc::new(map);
+    }
+    if let Some(out) = &tool.output_schema {
+        tool.output_schema = Some(Arc::new(compact_schema(out)));
+    }
+    tool
+}
+
+fn compact_schema(schema: &Map<String, Value>) -> Map<String, Value> {
+    fn walk(v: &Value) -> Value {
+        match v {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(k, v)| {
+                        !(k.as_str() == "$schema"
+                            || (k.as_str() == "format"
+                                && v.as_str().is_some_and(|f| {
+                                    f.starts_with("int") || f.starts_with("uint")
+                                })))
+                    })
+                    .map(|(k, v)| (k.clone(), walk(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
+            other => other.clone(),
+        }
+    }
+    match walk(&Value::Object(schema.clone())) {
+        Value::Object(m) => m,
+        _ => unreachable!("an object stays an object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compacting_drops_only_noise() {
+        let s = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+            "properties": {"limit": {"type": ["integer", "null"], "format": "uint32", "minimum": 0},
+                           "when": {"type": "string", "format": "date-time"}}});
+        let c = compact_schema(s.as_object().unwrap());
+        assert_eq!(
+            Value::Object(c),
+            json!({"type": "object",
+            "properties": {"limit": {"type": ["integer", "null"], "minimum": 0},
+                           "when": {"type": "string", "format": "date-time"}}})
+        );
     }
 }

@@ -98,6 +98,14 @@ impl Error {
         }
     }
 
+    /// How long Whop asked us to wait before trying again, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     pub fn target(&self) -> Option<&Target> {
         match self {
             Error::Api { target, .. }

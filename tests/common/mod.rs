@@ -247,7 +247,8 @@ use std::{
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use whop_chat_mcp::{
-    server::{Settings, WhopServer},
+    server::WhopServer,
+    tools::Settings,
     transport::GuardedStdio,
     whop::{self, ClientOptions, RetryPolicy, Secret},
 };
@@ -289,8 +290,7 @@ pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathB
             ..Settings::default()
         },
         &Default::default(),
-    )
-    .expect("server builds");
+    );
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
     let (read, write) = tokio::io::split(server_end);
     tokio::spawn(async move {

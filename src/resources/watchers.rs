@@ -1,11 +1,8 @@
-//! Resources: `whop://channels` (the company's chat channels) and the template
-//! `whop://channels/{channel_id}/messages` (a channel's recent messages), both rendered as the
-//! tools render them; plus subscriptions to a channel's messages.
-//!
-//! [`Watchers`] keeps one polling task per subscribed channel, however many subscribers it has
-//! (legacy `resources/subscribe` sessions and 2026-07-28 `subscriptions/listen` streams alike),
-//! and stops it when the last one leaves. A task polls every `WHOP_POLL_SECONDS`, slows down
-//! when Whop rate-limits it, and announces new messages on a broadcast channel.
+//! One polling task per subscribed channel, however many subscribers it has (legacy
+//! `resources/subscribe` sessions and 2026-07-28 `subscriptions/listen` streams alike),
+//! stopped when the last one leaves. A task polls every `WHOP_POLL_SECONDS`, slows down when
+//! Whop rate-limits it (the [`Backoff`] rule `wait_for_messages` follows too), and announces
+//! new messages on a broadcast channel.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -13,40 +10,9 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    tools::watch::{Baseline, baseline_now, newer},
+    poll::{Backoff, Baseline, baseline_now, newer},
     whop,
 };
-
-pub const CHANNELS_URI: &str = "whop://channels";
-pub const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// What a `whop://` URI names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Channels,
-    Messages(String),
-}
-
-/// Parses our resource URIs; anything else is `None`.
-pub fn parse_uri(uri: &str) -> Option<Target> {
-    if uri == CHANNELS_URI {
-        return Some(Target::Channels);
-    }
-    let id = uri
-        .strip_prefix("whop://channels/")?
-        .strip_suffix("/messages")?;
-    let valid = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    valid.then(|| Target::Messages(id.to_owned()))
-}
-
-pub fn messages_uri(channel: &str) -> String {
-    format!("whop://channels/{channel}/messages")
-}
 
 struct Watch {
     subscribers: usize,
@@ -131,13 +97,13 @@ async fn watch(
     stop: CancellationToken,
 ) {
     let mut base: Option<Baseline> = None;
+    let mut backoff = Backoff::new(interval);
     let mut pause = Duration::ZERO;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
         }
-        pause = interval;
         let step = match &base {
             None => baseline_now(&client, &channel)
                 .await
@@ -153,38 +119,9 @@ async fn watch(
                 Err(e) => Err(e),
             },
         };
+        pause = backoff.after(&step);
         if let Err(e) = step {
-            if e.status() == Some(429) {
-                pause = (interval * 4).min(MAX_BACKOFF);
-            }
             tracing::debug!(channel, error = %e, "watcher poll failed");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uris() {
-        assert_eq!(parse_uri("whop://channels"), Some(Target::Channels));
-        assert_eq!(
-            parse_uri("whop://channels/feed_7HgT/messages"),
-            Some(Target::Messages("feed_7HgT".into()))
-        );
-        assert_eq!(
-            parse_uri(&messages_uri("exp_1")),
-            Some(Target::Messages("exp_1".into()))
-        );
-        for bad in [
-            "whop://channels/",
-            "whop://channels//messages",
-            "whop://channels/a/b/messages",
-            "file:///etc/passwd",
-            "whop://channels/x%2F/messages",
-        ] {
-            assert_eq!(parse_uri(bad), None, "{bad}");
         }
     }
 }

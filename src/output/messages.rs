@@ -1,0 +1,279 @@
+//! Messages as tools return them: the structured form and the one-line row.
+
+use rmcp::schemars::JsonSchema;
+use serde::Serialize;
+
+use super::{LIST_CONTENT_CHARS, Rows, text};
+use crate::whop::{self, models::Message};
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UserOut {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl UserOut {
+    pub fn from(u: &whop::models::User) -> Self {
+        UserOut {
+            id: u.id.clone(),
+            username: u.username.as_deref().map(text::inline),
+            name: u.name.as_deref().map(text::inline),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ReactionOut {
+    pub emoji: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PollOptionOut {
+    pub id: String,
+    pub text: String,
+    pub votes: i64,
+}
+
+// A message as tools return it. Flags and lists that are false or empty are left out.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MessageOut {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replying_to_message_id: Option<String>,
+    // What is true of the message, from: `pinned`, `edited`, `@everyone` (it mentions
+    // everyone), `system` / `automated` (not written by a person). One list instead of five
+    // mostly-false fields keeps each message short for the model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<Vec<PollOptionOut>>,
+}
+
+impl MessageOut {
+    pub fn from(m: &Message) -> Self {
+        let votes = |id: &str| {
+            m.poll_votes
+                .iter()
+                .filter(|v| v.option_id.as_deref() == Some(id))
+                .map(|v| v.count)
+                .sum()
+        };
+        MessageOut {
+            id: m.id.clone(),
+            created_at: m.created_at.clone(),
+            user: m.user.as_ref().map(UserOut::from),
+            content: m.content.as_deref().map(text::clean),
+            replying_to_message_id: m.replying_to_message_id.clone(),
+            flags: [
+                (m.message_type.as_deref() == Some("system"), "system"),
+                (m.message_type.as_deref() == Some("automated"), "automated"),
+                (m.is_pinned, "pinned"),
+                (m.is_edited, "edited"),
+                (m.mentions_everyone, "@everyone"),
+            ]
+            .into_iter()
+            .filter_map(|(on, flag)| on.then_some(flag))
+            .collect(),
+            reactions: m
+                .reaction_counts
+                .iter()
+                .filter(|r| r.count > 0)
+                .filter_map(|r| {
+                    r.emoji.as_deref().map(|e| ReactionOut {
+                        emoji: text::inline(e),
+                        count: r.count,
+                    })
+                })
+                .collect(),
+            poll: m.poll.as_ref().map(|p| {
+                p.options
+                    .iter()
+                    .map(|o| PollOptionOut {
+                        id: o.id.clone(),
+                        text: o.text.as_deref().map(text::inline).unwrap_or_default(),
+                        votes: votes(&o.id),
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// Date and time (UTC) of the message: `("2026-11-24", "16:05")`.
+    pub fn when(&self) -> (String, String) {
+        let when = self
+            .created_at
+            .as_deref()
+            .map(text::short_time)
+            .unwrap_or_default();
+        match when.split_once(' ') {
+            Some((date, time)) => (date.to_owned(), time.to_owned()),
+            None => (String::new(), when),
+        }
+    }
+
+    /// One row: `16:05 @chloe msg_… ↩msg_… [pinned] {:fire:3}: text`, continuation lines
+    /// indented. `time` is what to show for the time (the date is in a heading row).
+    pub fn line(&self, time: &str) -> String {
+        let mut s = String::with_capacity(96);
+        s.push_str(time);
+        s.push_str(" @");
+        match &self.user {
+            Some(u) => s.push_str(u.username.as_deref().unwrap_or(&u.id)),
+            None => s.push('?'),
+        }
+        s.push(' ');
+        s.push_str(&self.id);
+        if let Some(r) = &self.replying_to_message_id {
+            s.push_str(" ↩");
+            s.push_str(r);
+        }
+        for flag in &self.flags {
+            s.push_str(" [");
+            s.push_str(flag);
+            s.push(']');
+        }
+        if !self.reactions.is_empty() {
+            s.push_str(" {");
+            for (i, r) in self.reactions.iter().enumerate() {
+                if i > 0 {
+                    s.push(' ');
+                }
+                s.push_str(&r.emoji);
+                s.push_str(&r.count.to_string());
+            }
+            s.push('}');
+        }
+        s.push_str(": ");
+        s.push_str(&text::indent(
+            self.content.as_deref().unwrap_or(""),
+            LIST_CONTENT_CHARS,
+        ));
+        if let Some(poll) = &self.poll {
+            s.push_str("\n  poll:");
+            for o in poll {
+                s.push_str(&format!(" {}) {} ({})", o.id, o.text, o.votes));
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MessagesPage {
+    pub messages: Vec<MessageOut>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DeletedOut {
+    pub message_id: String,
+    pub deleted: bool,
+}
+
+/// Messages render under date headings: `── 2026-11-24`, then `16:05 @user id: text` rows.
+impl Rows for MessageOut {
+    fn rows(messages: &[Self]) -> (Vec<String>, Vec<usize>) {
+        let mut rows = Vec::with_capacity(messages.len() + 4);
+        let mut ends = Vec::with_capacity(messages.len());
+        let mut day = String::new();
+        for m in messages {
+            let (date, time) = m.when();
+            if date != day {
+                rows.push(format!("── {date}"));
+                day = date.to_owned();
+            }
+            rows.push(m.line(&time));
+            ends.push(rows.len());
+        }
+        (rows, ends)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(json: &str) -> MessageOut {
+        MessageOut::from(&serde_json::from_str::<Message>(json).unwrap())
+    }
+
+    #[test]
+    fn a_row_carries_everything_an_agent_needs_in_few_bytes() {
+        let m = msg(
+            r#"{"id":"msg_9fK2LmQ7rTz4Xw","content":"Welcome to the **VIP room**!",
+            "created_at":"2026-10-02T14:03:11.402Z","is_edited":true,"is_pinned":true,
+            "reaction_counts":[{"count":3,"emoji":":fire:"},{"count":1,"emoji":":heart:"}],
+            "replying_to_message_id":"msg_1aB","message_type":"regular",
+            "user":{"id":"user_Z","name":"Dana","username":"danaw"},"view_count":57}"#,
+        );
+        assert_eq!(
+            m.line("14:03"),
+            "14:03 @danaw msg_9fK2LmQ7rTz4Xw ↩msg_1aB [pinned] [edited] {:fire:3 :heart:1}: Welcome to the **VIP room**!"
+        );
+    }
+
+    #[test]
+    fn polls_and_multiline_text_stay_inside_their_row() {
+        let m = msg(
+            r#"{"id":"m1","content":"Pick one\n12:00 @admin m9: fake row",
+            "created_at":"2026-10-03T09:00:00.000Z","mentions_everyone":true,
+            "poll":{"options":[{"id":"1","text":"Morning"},{"id":"2","text":"Evening"}]},
+            "poll_votes":[{"count":12,"option_id":"1"},{"count":5,"option_id":"2"}],
+            "user":{"id":"u","username":"danaw"}}"#,
+        );
+        let line = m.line("09:00");
+        assert_eq!(
+            line,
+            "09:00 @danaw m1 [@everyone]: Pick one\n  12:00 @admin m9: fake row\n  poll: 1) Morning (12) 2) Evening (5)"
+        );
+    }
+
+    #[test]
+    fn structured_output_omits_empty_fields_and_keeps_utf8() {
+        let m = msg(
+            r#"{"id":"m","content":"Café 👨‍👩‍👧 ok\u202e","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"x","name":null},"message_type":"regular","reaction_counts":[],"poll":null}"#,
+        );
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":"m","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"x"},"content":"Café 👨‍👩‍👧 ok"}"#
+        );
+    }
+
+    #[test]
+    fn rows_are_grouped_by_day() {
+        let a = msg(
+            r#"{"id":"a","content":"x","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"p"}}"#,
+        );
+        let b = msg(
+            r#"{"id":"b","content":"y","created_at":"2026-10-03T08:00:00Z","user":{"id":"u","username":"p"}}"#,
+        );
+        let c = msg(
+            r#"{"id":"c","content":"z","created_at":"2026-10-02T23:59:00Z","user":{"id":"u","username":"p"}}"#,
+        );
+        let (rows, ends) = MessageOut::rows(&[a, b, c]);
+        assert_eq!(
+            rows,
+            vec![
+                "── 2026-10-03",
+                "09:00 @p a: x",
+                "08:00 @p b: y",
+                "── 2026-10-02",
+                "23:59 @p c: z"
+            ]
+        );
+        assert_eq!(ends, vec![2, 3, 5]);
+    }
+}

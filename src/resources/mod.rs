@@ -1,0 +1,296 @@
+//! Resources: `whop://channels` (the company's chat channels) and the template
+//! `whop://channels/{channel_id}/messages` (a channel's recent messages), both rendered as the
+//! tools render them; plus subscriptions to a channel's messages, served by [`watchers`].
+
+mod watchers;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use rmcp::{
+    ErrorData, RoleServer,
+    handler::server::wrapper::Parameters,
+    model::{
+        CallToolResult, ContentBlock, ListResourceTemplatesResult, ListResourcesResult,
+        ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+        ResourceUpdatedNotificationParam, SubscriptionFilter,
+    },
+    service::{Peer, SubscriptionContext},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    output::text::inline,
+    tools::{ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
+};
+pub use watchers::Watchers;
+
+pub const CHANNELS_URI: &str = "whop://channels";
+pub const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
+
+/// What a `whop://` URI names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceUri {
+    Channels,
+    Messages(String),
+}
+
+/// Parses our resource URIs; anything else is `None`.
+pub fn parse_uri(uri: &str) -> Option<ResourceUri> {
+    if uri == CHANNELS_URI {
+        return Some(ResourceUri::Channels);
+    }
+    let id = uri
+        .strip_prefix("whop://channels/")?
+        .strip_suffix("/messages")?;
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    valid.then(|| ResourceUri::Messages(id.to_owned()))
+}
+
+pub fn messages_uri(channel: &str) -> String {
+    format!("whop://channels/{channel}/messages")
+}
+
+/// The channel a subscribable URI names.
+fn subscribable(uri: &str) -> Option<String> {
+    match parse_uri(uri) {
+        Some(ResourceUri::Messages(channel)) => Some(channel),
+        _ => None,
+    }
+}
+
+/// One session's legacy `resources/subscribe` subscriptions, by URI.
+pub type Subscriptions = Arc<Mutex<HashMap<String, CancellationToken>>>;
+
+/// The resources of one server, shared by all its sessions.
+pub struct Resources {
+    toolbox: Arc<Toolbox>,
+    /// One watcher per subscribed channel, shared by every subscriber.
+    watchers: Arc<Watchers>,
+}
+
+impl Resources {
+    pub fn new(toolbox: Arc<Toolbox>) -> Self {
+        let watchers = Arc::new(Watchers::new(
+            toolbox.client.clone(),
+            toolbox.settings.poll_interval,
+        ));
+        Resources { toolbox, watchers }
+    }
+
+    /// Channels with a watcher now (for tests and logs).
+    pub fn watched(&self) -> Vec<String> {
+        self.watchers.watched()
+    }
+
+    pub fn list(&self) -> ListResourcesResult {
+        ListResourcesResult::with_all_items(vec![
+            Resource::new(CHANNELS_URI, "channels")
+                .with_title("Chat channels")
+                .with_description("The company's chat channels with their ids and posting rules.")
+                .with_mime_type("text/plain"),
+        ])
+    }
+
+    pub fn templates(&self) -> ListResourceTemplatesResult {
+        ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new(MESSAGES_TEMPLATE, "channel-messages")
+                .with_title("Channel messages")
+                .with_description("The 20 newest messages of a channel (feed_…, exp_… or support chat id), as list_messages shows them. Subscribe to hear of new ones.")
+                .with_mime_type("text/plain"),
+        ])
+    }
+
+    /// A resource's text: what the matching list tool shows.
+    pub async fn read(&self, uri: String) -> Result<ReadResourceResult, ErrorData> {
+        let never = CancellationToken::new();
+        let result = match parse_uri(&uri) {
+            Some(ResourceUri::Channels) => {
+                let args = ListChannelsArgs {
+                    company_id: None,
+                    product_id: None,
+                    limit: Some(100),
+                    cursor: None,
+                };
+                self.toolbox.list_channels(Parameters(args), never).await
+            }
+            Some(ResourceUri::Messages(channel)) => {
+                let args = ListMessagesArgs {
+                    channel_id: channel,
+                    limit: None,
+                    cursor: None,
+                    oldest_first: None,
+                };
+                self.toolbox.list_messages(Parameters(args), never).await
+            }
+            None => return Err(unknown_uri(&uri)),
+        };
+        let text = first_text(&result.map_err(|e| resource_error(&uri, e))?);
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(text, uri).with_mime_type("text/plain"),
+        ]))
+    }
+
+    /// Legacy `resources/subscribe`: `resources/updated` goes to `peer` until unsubscribed.
+    pub fn subscribe(
+        &self,
+        session: &Subscriptions,
+        uri: String,
+        peer: Peer<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let Some(channel) = subscribable(&uri) else {
+            return Err(ErrorData::invalid_params(
+                format!("only {MESSAGES_TEMPLATE} resources can be subscribed to"),
+                None,
+            ));
+        };
+        let stop = CancellationToken::new();
+        {
+            let mut subs = session.lock().unwrap_or_else(|p| p.into_inner());
+            if subs.contains_key(&uri) {
+                return Ok(());
+            }
+            subs.insert(uri.clone(), stop.clone());
+        }
+        self.forward(channel, stop, move || {
+            let (peer, uri) = (peer.clone(), uri.clone());
+            async move {
+                peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                    .await
+                    .is_ok()
+            }
+        });
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, session: &Subscriptions, uri: &str) {
+        if let Some(stop) = session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uri)
+        {
+            stop.cancel();
+        }
+    }
+
+    /// The part of a `subscriptions/listen` filter we serve: channel message resources.
+    pub fn accepted_filter(&self, requested: &SubscriptionFilter) -> SubscriptionFilter {
+        let uris: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|uri| subscribable(uri).is_some())
+            .cloned()
+            .collect();
+        let mut accepted = SubscriptionFilter::new();
+        accepted.resource_subscriptions = Some(uris);
+        accepted
+    }
+
+    /// A 2026-07-28 `subscriptions/listen` stream: notifies until the client ends it.
+    pub async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let stop = CancellationToken::new();
+        for uri in context.accepted().resource_subscriptions.iter().flatten() {
+            let Some(channel) = subscribable(uri) else {
+                continue;
+            };
+            let sink = context.sink().clone();
+            let uri = uri.clone();
+            self.forward(channel, stop.clone(), move || {
+                let (sink, uri) = (sink.clone(), uri.clone());
+                async move { sink.notify_resource_updated(uri).await.is_ok() }
+            });
+        }
+        context.cancelled().await;
+        stop.cancel();
+        Ok(())
+    }
+
+    /// Forwards a channel's updates to `notify` until `stop` fires or `notify` fails, then
+    /// leaves the watcher.
+    fn forward<F, Fut>(&self, channel: String, stop: CancellationToken, notify: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        let watchers = self.watchers.clone();
+        let mut updates = watchers.subscribe(&channel);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    update = updates.recv() => match update {
+                        Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if !notify().await {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+            watchers.unsubscribe(&channel);
+        });
+    }
+}
+
+fn first_text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| match c {
+            ContentBlock::Text(t) => Some(t.text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn resource_error(uri: &str, e: ToolError) -> ErrorData {
+    match e.status {
+        Some(404) => ErrorData::resource_not_found(format!("{uri}: {}", e.message), None),
+        _ => ErrorData::internal_error(format!("{uri}: {}", e.message), None),
+    }
+}
+
+fn unknown_uri(uri: &str) -> ErrorData {
+    ErrorData::resource_not_found(
+        format!(
+            "unknown resource {:?}; use {CHANNELS_URI} or {MESSAGES_TEMPLATE}",
+            inline(uri)
+        ),
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris() {
+        assert_eq!(parse_uri("whop://channels"), Some(ResourceUri::Channels));
+        assert_eq!(
+            parse_uri("whop://channels/feed_7HgT/messages"),
+            Some(ResourceUri::Messages("feed_7HgT".into()))
+        );
+        assert_eq!(
+            parse_uri(&messages_uri("exp_1")),
+            Some(ResourceUri::Messages("exp_1".into()))
+        );
+        for bad in [
+            "whop://channels/",
+            "whop://channels//messages",
+            "whop://channels/a/b/messages",
+            "file:///etc/passwd",
+            "whop://channels/x%2F/messages",
+        ] {
+            assert_eq!(parse_uri(bad), None, "{bad}");
+        }
+    }
+}
