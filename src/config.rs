@@ -1,19 +1,29 @@
-//! Start-up configuration: parsed once, at the edge, from flags and environment variables.
+//! Start-up configuration: parsed once, at the edge, from flags and environment variables,
+//! into one validated tree ([`Config`]) whose parts go straight to their owners: the Whop
+//! client's options, the tools' settings, the exposure, the HTTP transport's options.
 //!
 //! Nothing below `main` reads the process environment. [`Config::from_sources`] takes the
 //! command line and a lookup closure, so tests can build any configuration without `set_var`.
+//! Every refusal is one [`ConfigError`] line that names the setting as the user wrote it: the
+//! flag (`--base-url`) when it came from a flag, the variable (`WHOP_BASE_URL`) otherwise.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use url::Url;
 
 use crate::{
+    exposure::Exposure,
+    http::HttpOptions,
+    net,
     poll::DEFAULT_POLL_SECONDS,
-    whop::{DEFAULT_API_VERSION, DEFAULT_BASE_URL, Secret},
+    tools::Settings,
+    whop::{ClientOptions, DEFAULT_API_VERSION, DEFAULT_BASE_URL, RetryPolicy, Secret},
 };
 
 /// Command-line interface. Every flag also has an environment variable (named in its help);
-/// the flag wins when both are given.
+/// the flag wins when both are given. Parse it with [`parse_cli`], which also writes the
+/// defaults into the help from the constants the code uses.
 #[derive(Debug, Parser)]
 #[command(
     name = "whop-chat-mcp",
@@ -34,6 +44,35 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Parses the process's command line (exits with clap's message on a malformed one).
+pub fn parse_cli() -> Cli {
+    let defaults = [
+        (
+            "base_url",
+            format!("Whop API base URL [env: WHOP_BASE_URL] [default: {DEFAULT_BASE_URL}]"),
+        ),
+        (
+            "api_version",
+            format!(
+                "Api-Version-Date sent on every request [env: WHOP_API_VERSION] [default: {DEFAULT_API_VERSION}]"
+            ),
+        ),
+        (
+            "poll_seconds",
+            format!(
+                "Seconds between polls while waiting for new messages ({}–{}) [env: WHOP_POLL_SECONDS] [default: {DEFAULT_POLL_SECONDS}]",
+                POLL_SECONDS.start(),
+                POLL_SECONDS.end()
+            ),
+        ),
+    ];
+    let command = defaults.into_iter().fold(Cli::command(), |c, (arg, help)| {
+        c.mut_arg(arg, |a| a.help(help))
+    });
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the built-in Whop sandbox (an in-memory fake of the Whop REST v1 chat API) over
@@ -51,15 +90,17 @@ pub struct SandboxArgs {
     pub api_key: String,
 }
 
+/// The flags of the server itself. Values are taken as text and checked by
+/// [`Config::from_sources`], so a bad flag and a bad variable get the same one-line answer.
 #[derive(Debug, Default, Args)]
 pub struct ServeArgs {
     /// Serve against the built-in sandbox seeded with demo data; needs no Whop account or key.
     #[arg(long)]
     pub demo: bool,
-    /// Whop API base URL [env: WHOP_BASE_URL] [default: https://api.whop.com/api/v1]
+    /// Whop API base URL (help written by parse_cli)
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-    /// Api-Version-Date sent on every request [env: WHOP_API_VERSION] [default: 2026-10-15-1]
+    /// Api-Version-Date (help written by parse_cli)
     #[arg(long, value_name = "DATE")]
     pub api_version: Option<String>,
     /// Default company (biz_…) for tools whose company_id is optional [env: WHOP_COMPANY_ID]
@@ -80,15 +121,14 @@ pub struct ServeArgs {
     /// Expose only these tools (default: all) [env: WHOP_TOOLS, comma-separated]
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub tools: Vec<String>,
-    /// Seconds between polls while waiting for new messages (1–60) [env: WHOP_POLL_SECONDS]
-    /// [default: 3]
+    /// Seconds between polls (help written by parse_cli)
     #[arg(long, value_name = "SECONDS")]
-    pub poll_seconds: Option<u64>,
+    pub poll_seconds: Option<String>,
     /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio, e.g. 127.0.0.1:8080
     /// [env: WHOP_MCP_HTTP_ADDR]. Clients must send WHOP_MCP_HTTP_TOKEN when it is set; without
     /// it only loopback addresses are allowed.
     #[arg(long, value_name = "ADDR")]
-    pub http: Option<SocketAddr>,
+    pub http: Option<String>,
     /// Extra Host names the HTTP server answers to, e.g. mcp.example.com
     /// [env: WHOP_MCP_ALLOWED_HOSTS, comma-separated]
     #[arg(long = "allowed-host", value_name = "HOST", value_delimiter = ',')]
@@ -99,58 +139,25 @@ pub struct ServeArgs {
     pub allowed_origins: Vec<String>,
 }
 
-/// Everything the server needs, validated.
-#[derive(Clone)]
+/// Allowed values of `WHOP_POLL_SECONDS`.
+const POLL_SECONDS: std::ops::RangeInclusive<u64> = 1..=60;
+
+/// Everything the server needs, validated; each part goes to its owner as it is.
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// `None` only in demo mode, where the sandbox's key is used.
-    pub api_key: Option<Secret>,
-    pub base_url: String,
-    pub api_version: String,
-    pub company_id: Option<String>,
-    /// Canonical absolute paths of existing directories.
-    pub upload_roots: Vec<PathBuf>,
+    /// Serve against the built-in sandbox: `whop` then points at it once it has started.
     pub demo: bool,
-    /// No write tool is registered.
-    pub read_only: bool,
-    /// When set, send_message may post only to these channel or experience ids.
-    pub send_channels: Option<Vec<String>>,
-    /// When set, only these tools are exposed (names checked by the server).
-    pub tools: Option<Vec<String>>,
-    /// Interval between polls while waiting for new messages.
-    pub poll_interval: std::time::Duration,
-    /// Serve Streamable HTTP here instead of stdio.
-    pub http: Option<SocketAddr>,
-    /// Bearer token HTTP clients must present.
-    pub http_token: Option<Secret>,
-    pub allowed_hosts: Vec<String>,
-    pub allowed_origins: Vec<String>,
+    /// The Whop client's options (in demo mode, the sandbox's key; its URL is set at start).
+    pub whop: ClientOptions,
+    /// What the tools read.
+    pub tools: Settings,
+    /// Which tools are exposed.
+    pub exposure: Exposure,
+    /// Serve Streamable HTTP instead of stdio.
+    pub http: Option<HttpOptions>,
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
-            .field("api_version", &self.api_version)
-            .field("company_id", &self.company_id)
-            .field("upload_roots", &self.upload_roots)
-            .field("demo", &self.demo)
-            .field("read_only", &self.read_only)
-            .field("send_channels", &self.send_channels)
-            .field("tools", &self.tools)
-            .field("poll_interval", &self.poll_interval)
-            .field("http", &self.http)
-            .field(
-                "http_token",
-                &self.http_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("allowed_hosts", &self.allowed_hosts)
-            .field("allowed_origins", &self.allowed_origins)
-            .finish()
-    }
-}
-
-/// A configuration problem: printed as one line on stderr before the process exits non-zero.
+/// A configuration problem: printed as one line on stderr before the process exits 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
@@ -159,21 +166,110 @@ fn err<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
+/// A value the user gave, and the name they gave it under.
+struct Given {
+    value: String,
+    name: &'static str,
+}
+
+/// Where settings come from: the flags first, then the environment (trimmed; empty = unset).
+struct Sources<'a, E> {
+    args: &'a ServeArgs,
+    env: E,
+}
+
+impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
+    fn env(&self, name: &str) -> Option<String> {
+        (self.env)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The flag's value if set, else the variable's.
+    fn pick(
+        &self,
+        flag: &Option<String>,
+        flag_name: &'static str,
+        var: &'static str,
+    ) -> Option<Given> {
+        match flag {
+            Some(v) => Some(Given {
+                value: v.trim().to_owned(),
+                name: flag_name,
+            }),
+            None => self.env(var).map(|value| Given { value, name: var }),
+        }
+    }
+
+    /// A comma-separated list from a repeatable flag or the environment, items trimmed,
+    /// empty ones dropped; `None` when neither gives one.
+    fn list(
+        &self,
+        flag: &[String],
+        flag_name: &'static str,
+        var: &'static str,
+    ) -> Option<(Vec<String>, &'static str)> {
+        let (raw, name): (Vec<String>, _) = if flag.is_empty() {
+            (self.env(var)?.split(',').map(str::to_owned).collect(), var)
+        } else {
+            (flag.to_vec(), flag_name)
+        };
+        let items = raw
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Some((items, name))
+    }
+
+    /// A list of ids or names (no spaces, slashes or control characters).
+    fn id_list(
+        &self,
+        flag: &[String],
+        flag_name: &'static str,
+        var: &'static str,
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        let Some((items, name)) = self.list(flag, flag_name, var) else {
+            return Ok(None);
+        };
+        if items.is_empty() {
+            return err(format!("{name} is set but lists nothing"));
+        }
+        if let Some(bad) = items.iter().find(|s| {
+            s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+        }) {
+            return err(format!(
+                "{name} contains {bad:?}, which is not an id or a name"
+            ));
+        }
+        Ok(Some(items))
+    }
+
+    fn switch(&self, flag: bool, var: &'static str) -> Result<bool, ConfigError> {
+        if flag {
+            return Ok(true);
+        }
+        match self.env(var).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("0" | "false" | "no" | "off") => Ok(false),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some(other) => err(format!("{var} must be 1 or 0 (true/false), got {other:?}")),
+        }
+    }
+}
+
 impl Config {
     /// Builds the configuration from parsed flags and an environment lookup.
     pub fn from_sources(
         args: &ServeArgs,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let env = |name: &str| {
-            env(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let src = Sources { args, env };
+        let demo = args.demo;
 
-        let api_key = match env("WHOP_API_KEY") {
-            _ if args.demo => None,
-            Some(raw) => Some(parse_api_key(&raw)?),
+        let api_key = match src.env("WHOP_API_KEY") {
+            _ if demo => Secret::new(crate::sandbox::DEMO_API_KEY),
+            Some(raw) => parse_api_key(&raw)?,
             None => {
                 return err(
                     "WHOP_API_KEY is not set: export your Whop API key (Dashboard → Developer → API keys) \
@@ -181,191 +277,174 @@ impl Config {
                 );
             }
         };
+        let base_url = match src.pick(&args.base_url, "--base-url", "WHOP_BASE_URL") {
+            Some(given) => parse_base_url(&given)?,
+            None => Url::parse(DEFAULT_BASE_URL).expect("the default base URL parses"),
+        };
+        let api_version = match src.pick(&args.api_version, "--api-version", "WHOP_API_VERSION") {
+            Some(Given { value, name }) if !is_version_date(&value) => {
+                return err(format!(
+                    "{name} must look like YYYY-MM-DD or YYYY-MM-DD-N (e.g. {DEFAULT_API_VERSION}), got {value:?}"
+                ));
+            }
+            Some(given) => given.value,
+            None => DEFAULT_API_VERSION.to_owned(),
+        };
+        let whop = ClientOptions {
+            base_url: base_url.as_str().trim_end_matches('/').to_owned(),
+            api_key: api_key.clone(),
+            api_version,
+            policy: RetryPolicy::default(),
+        };
 
-        let base_url = args
-            .base_url
-            .clone()
-            .or_else(|| env("WHOP_BASE_URL"))
-            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = parse_base_url(&base_url)?;
-
-        let api_version = args
-            .api_version
-            .clone()
-            .or_else(|| env("WHOP_API_VERSION"))
-            .unwrap_or_else(|| DEFAULT_API_VERSION.to_owned());
-        if !is_version_date(&api_version) {
-            return err(format!(
-                "WHOP_API_VERSION must look like YYYY-MM-DD or YYYY-MM-DD-N (e.g. {DEFAULT_API_VERSION}), got {api_version:?}"
-            ));
-        }
-
-        let company_id = args.company_id.clone().or_else(|| env("WHOP_COMPANY_ID"));
-        if let Some(id) = &company_id
-            && (!id.starts_with("biz_") || id.len() < 5 || id.chars().any(char::is_whitespace))
-        {
-            return err(format!(
-                "WHOP_COMPANY_ID must be a company id like biz_XXXXXXXXXXXXXX, got {id:?}"
-            ));
-        }
-
-        let mut roots: Vec<PathBuf> = args.upload_roots.clone();
-        if roots.is_empty()
-            && let Some(list) = env("WHOP_UPLOAD_ROOTS")
-        {
-            roots = std::env::split_paths(&list)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect();
-        }
+        let company_id = match src.pick(&args.company_id, "--company-id", "WHOP_COMPANY_ID") {
+            Some(Given { value, name })
+                if !value.starts_with("biz_")
+                    || value.len() < 5
+                    || value.chars().any(char::is_whitespace) =>
+            {
+                return err(format!(
+                    "{name} must be a company id like biz_XXXXXXXXXXXXXX, got {value:?}"
+                ));
+            }
+            given => given.map(|g| g.value),
+        };
+        let roots: Vec<PathBuf> = if args.upload_roots.is_empty() {
+            src.env("WHOP_UPLOAD_ROOTS")
+                .map(|list| {
+                    std::env::split_paths(&list)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            args.upload_roots.clone()
+        };
         let upload_roots = roots
             .iter()
             .map(canonical_dir)
             .collect::<Result<Vec<_>, _>>()?;
-
-        let read_only = args.read_only
-            || match env("WHOP_READ_ONLY")
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("0" | "false" | "no" | "off") => false,
-                Some("1" | "true" | "yes" | "on") => true,
-                Some(other) => {
+        let poll_seconds = match src.pick(&args.poll_seconds, "--poll-seconds", "WHOP_POLL_SECONDS")
+        {
+            None => DEFAULT_POLL_SECONDS,
+            Some(Given { value, name }) => match value.parse::<u64>() {
+                Err(_) => {
                     return err(format!(
-                        "WHOP_READ_ONLY must be 1 or 0 (true/false), got {other:?}"
+                        "{name} must be a whole number of seconds, got {value:?}"
                     ));
                 }
-            };
-        let send_channels = id_list(
-            &args.send_channels,
-            env("WHOP_SEND_CHANNELS"),
-            "WHOP_SEND_CHANNELS",
-        )?;
-        let tools = id_list(&args.tools, env("WHOP_TOOLS"), "WHOP_TOOLS")?;
-        let poll_seconds = match args.poll_seconds {
-            Some(s) => s,
-            None => match env("WHOP_POLL_SECONDS") {
-                None => DEFAULT_POLL_SECONDS,
-                Some(v) => v.parse().or_else(|_| {
-                    err(format!(
-                        "WHOP_POLL_SECONDS must be a whole number of seconds, got {v:?}"
-                    ))
-                })?,
+                Ok(s) if !POLL_SECONDS.contains(&s) => {
+                    return err(format!(
+                        "{name} must be between {} and {}, got {s}",
+                        POLL_SECONDS.start(),
+                        POLL_SECONDS.end()
+                    ));
+                }
+                Ok(s) => s,
             },
         };
-        if !(1..=60).contains(&poll_seconds) {
-            return err(format!(
-                "WHOP_POLL_SECONDS must be between 1 and 60, got {poll_seconds}"
-            ));
-        }
-
-        let http = match args.http {
-            Some(a) => Some(a),
-            None => match env("WHOP_MCP_HTTP_ADDR") {
-                None => None,
-                Some(v) => Some(v.parse().or_else(|_| {
-                    err(format!(
-                        "WHOP_MCP_HTTP_ADDR must be an address like 127.0.0.1:8080, got {v:?}"
-                    ))
-                })?),
-            },
-        };
-        let http_token = match env("WHOP_MCP_HTTP_TOKEN") {
-            Some(t) if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                return err(
-                    "WHOP_MCP_HTTP_TOKEN must be at least 16 characters with no spaces (use a long random secret)",
-                );
-            }
-            Some(t) => Some(Secret::new(&t)),
-            None => None,
-        };
-        let allowed_hosts = id_list(
-            &args.allowed_hosts,
-            env("WHOP_MCP_ALLOWED_HOSTS"),
-            "WHOP_MCP_ALLOWED_HOSTS",
-        )?
-        .unwrap_or_default();
-        let allowed_origins = url_list(
-            &args.allowed_origins,
-            env("WHOP_MCP_ALLOWED_ORIGINS"),
-            "WHOP_MCP_ALLOWED_ORIGINS",
-        )?;
-
-        Ok(Config {
-            http,
-            http_token,
-            allowed_hosts,
-            allowed_origins,
-            api_key,
-            base_url,
-            api_version,
+        let tools = Settings {
             company_id,
             upload_roots,
-            demo: args.demo,
-            read_only,
-            send_channels,
+            // In demo mode main points the key at the sandbox's; the gate scrubs whichever.
+            api_key: Some(api_key),
+            send_channels: src.id_list(
+                &args.send_channels,
+                "--send-channels",
+                "WHOP_SEND_CHANNELS",
+            )?,
+            poll_interval: Duration::from_secs(poll_seconds),
+        };
+
+        let exposure = Exposure::new(
+            src.switch(args.read_only, "WHOP_READ_ONLY")?,
+            src.id_list(&args.tools, "--tools", "WHOP_TOOLS")?,
+        )
+        .map_err(ConfigError)?;
+
+        Ok(Config {
+            demo,
+            whop,
             tools,
-            poll_interval: std::time::Duration::from_secs(poll_seconds),
+            exposure,
+            http: http_options(&src)?,
         })
     }
 }
 
-/// A comma-separated list from flags or the environment, items trimmed, empty ones dropped;
-/// `None` when neither gives one.
-fn list(flag: &[String], env: Option<String>) -> Option<Vec<String>> {
-    let raw: Vec<String> = if flag.is_empty() {
-        env?.split(',').map(str::to_owned).collect()
-    } else {
-        flag.to_vec()
+/// The HTTP transport's options, or `None` for stdio. Refuses an unauthenticated server
+/// beyond loopback.
+fn http_options<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<Option<HttpOptions>, ConfigError> {
+    let token = match src.env("WHOP_MCP_HTTP_TOKEN") {
+        Some(t) if t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            return err(
+                "WHOP_MCP_HTTP_TOKEN must be at least 16 characters with no spaces (use a long random secret)",
+            );
+        }
+        t => t.map(|t| Secret::new(&t)),
     };
-    Some(
-        raw.iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect(),
-    )
-}
-
-/// A list of ids or names (no spaces, slashes or control characters).
-fn id_list(
-    flag: &[String],
-    env: Option<String>,
-    name: &str,
-) -> Result<Option<Vec<String>>, ConfigError> {
-    let Some(items) = list(flag, env) else {
+    let allowed_hosts = src
+        .id_list(
+            &src.args.allowed_hosts,
+            "--allowed-host",
+            "WHOP_MCP_ALLOWED_HOSTS",
+        )?
+        .unwrap_or_default();
+    let allowed_origins = origin_list(src)?;
+    let Some(Given { value, name }) = src.pick(&src.args.http, "--http", "WHOP_MCP_HTTP_ADDR")
+    else {
         return Ok(None);
     };
-    if items.is_empty() {
-        return err(format!("{name} is set but lists nothing"));
-    }
-    if let Some(bad) = items.iter().find(|s| {
-        s.chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
-    }) {
+    let Ok(addr) = value.parse::<SocketAddr>() else {
         return err(format!(
-            "{name} contains {bad:?}, which is not an id or a name"
+            "{name} must be an address like 127.0.0.1:8080, got {value:?}"
+        ));
+    };
+    if token.is_none() && !addr.ip().is_loopback() {
+        return err(format!(
+            "refusing to serve HTTP on {addr} without authentication: set WHOP_MCP_HTTP_TOKEN to a long random \
+             secret (clients then send Authorization: Bearer <token>), or listen on 127.0.0.1"
         ));
     }
-    Ok(Some(items))
+    Ok(Some(HttpOptions {
+        addr,
+        token,
+        allowed_hosts,
+        allowed_origins,
+    }))
 }
 
-/// A list of origins such as `https://app.example.com`, without trailing slashes.
-fn url_list(flag: &[String], env: Option<String>, name: &str) -> Result<Vec<String>, ConfigError> {
-    let items: Vec<String> = list(flag, env)
-        .unwrap_or_default()
-        .iter()
-        .map(|s| s.trim_end_matches('/').to_owned())
-        .collect();
-    let bad = |o: &&String| {
-        !(o.starts_with("http://") || o.starts_with("https://"))
-            || o.chars().any(|c| c.is_whitespace() || c.is_control())
+/// Browser origins such as `https://app.example.com`, as `Origin` headers write them.
+fn origin_list<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<Vec<String>, ConfigError> {
+    let Some((items, name)) = src.list(
+        &src.args.allowed_origins,
+        "--allowed-origin",
+        "WHOP_MCP_ALLOWED_ORIGINS",
+    ) else {
+        return Ok(Vec::new());
     };
-    if let Some(bad) = items.iter().find(bad) {
-        return err(format!(
-            "{name} entries must be origins like https://app.example.com, got {bad:?}"
-        ));
-    }
-    Ok(items)
+    items
+        .iter()
+        .map(|raw| {
+            let url = Url::parse(raw).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && matches!(u.path(), "" | "/")
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            match url {
+                Some(u) => Ok(net::origin(&u)),
+                None => err(format!(
+                    "{name} entries must be origins like https://app.example.com, got {raw:?}"
+                )),
+            }
+        })
+        .collect()
 }
 
 fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
@@ -377,32 +456,26 @@ fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
     Ok(Secret::new(key))
 }
 
-fn parse_base_url(raw: &str) -> Result<String, ConfigError> {
-    let url = reqwest::Url::parse(raw)
-        .or_else(|_| err(format!("WHOP_BASE_URL is not a valid URL: {raw:?}")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
+fn parse_base_url(given: &Given) -> Result<Url, ConfigError> {
+    let (raw, name) = (&given.value, given.name);
+    let url = Url::parse(raw).or_else(|_| err(format!("{name} is not a valid URL: {raw:?}")))?;
     match url.scheme() {
         "https" => {}
         // Plain HTTP would send the API key in clear text; allow it only to this machine.
-        "http" if loopback => {}
+        "http" if net::is_loopback(&url) => {}
         "http" => {
             return err(format!(
-                "WHOP_BASE_URL must use https (plain http is allowed only for localhost/127.0.0.1), got {raw:?}"
+                "{name} must use https (plain http is allowed only for localhost/127.0.0.1), got {raw:?}"
             ));
         }
-        _ => return err(format!("WHOP_BASE_URL must be an https URL, got {raw:?}")),
+        _ => return err(format!("{name} must be an https URL, got {raw:?}")),
     }
     if url.query().is_some() || url.fragment().is_some() {
         return err(format!(
-            "WHOP_BASE_URL must not contain a query or fragment, got {raw:?}"
+            "{name} must not contain a query or fragment, got {raw:?}"
         ));
     }
-    Ok(raw.trim_end_matches('/').to_owned())
+    Ok(url)
 }
 
 fn is_version_date(v: &str) -> bool {
@@ -463,10 +536,10 @@ mod tests {
     #[test]
     fn defaults_apply_and_key_is_redacted_in_debug() {
         let c = build(&[], &[("WHOP_API_KEY", "apik_supersecret123")]).unwrap();
-        assert_eq!(c.base_url, DEFAULT_BASE_URL);
-        assert_eq!(c.api_version, DEFAULT_API_VERSION);
-        assert_eq!(c.api_version, "2026-10-15-1");
-        assert!(c.upload_roots.is_empty());
+        assert_eq!(c.whop.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.whop.api_version, DEFAULT_API_VERSION);
+        assert_eq!(c.whop.api_version, "2026-10-15-1");
+        assert!(c.tools.upload_roots.is_empty());
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("supersecret"), "{dbg}");
         assert!(dbg.contains("<redacted>"));
@@ -475,13 +548,14 @@ mod tests {
     #[test]
     fn bearer_prefix_is_stripped() {
         let c = build(&[], &[("WHOP_API_KEY", "Bearer apik_abc")]).unwrap();
-        assert_eq!(c.api_key.unwrap().expose(), "apik_abc");
+        assert_eq!(c.whop.api_key.expose(), "apik_abc");
     }
 
     #[test]
     fn demo_needs_no_key() {
         let c = build(&["--demo"], &[]).unwrap();
-        assert!(c.demo && c.api_key.is_none());
+        assert!(c.demo);
+        assert_eq!(c.whop.api_key.expose(), crate::sandbox::DEMO_API_KEY);
     }
 
     #[test]
@@ -500,8 +574,8 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.company_id.as_deref(), Some("biz_fromflag"));
-        assert_eq!(c.api_version, "2026-07-20");
+        assert_eq!(c.tools.company_id.as_deref(), Some("biz_fromflag"));
+        assert_eq!(c.whop.api_version, "2026-07-20");
     }
 
     #[test]
@@ -515,8 +589,8 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.company_id.as_deref(), Some("biz_fromenv"));
-        assert_eq!(c.base_url, "http://127.0.0.1:9/api/v1");
+        assert_eq!(c.tools.company_id.as_deref(), Some("biz_fromenv"));
+        assert_eq!(c.whop.base_url, "http://127.0.0.1:9/api/v1");
     }
 
     #[test]
@@ -564,9 +638,10 @@ mod tests {
         let dir = std::env::temp_dir();
         let list = format!("{}:{}", dir.display(), dir.join(".").display());
         let c = build(&[], &[("WHOP_API_KEY", "k"), ("WHOP_UPLOAD_ROOTS", &list)]).unwrap();
-        assert_eq!(c.upload_roots.len(), 2);
+        assert_eq!(c.tools.upload_roots.len(), 2);
         assert!(
-            c.upload_roots
+            c.tools
+                .upload_roots
                 .iter()
                 .all(|p| p.is_absolute() && !p.ends_with("."))
         );
@@ -575,9 +650,11 @@ mod tests {
     #[test]
     fn write_gates_and_tool_selection() {
         let c = build(&[], &[("WHOP_API_KEY", "k")]).unwrap();
-        assert!(!c.read_only && c.send_channels.is_none() && c.tools.is_none());
+        assert!(
+            !c.exposure.read_only && c.tools.send_channels.is_none() && c.exposure.only.is_none()
+        );
         assert_eq!(
-            c.poll_interval,
+            c.tools.poll_interval,
             std::time::Duration::from_secs(DEFAULT_POLL_SECONDS)
         );
         let c = build(
@@ -591,10 +668,10 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!(c.read_only);
-        assert_eq!(c.send_channels.unwrap(), ["feed_a", "exp_b"]);
-        assert_eq!(c.tools.unwrap(), ["list_messages", "send_message"]);
-        assert_eq!(c.poll_interval, std::time::Duration::from_secs(5));
+        assert!(c.exposure.read_only);
+        assert_eq!(c.tools.send_channels.unwrap(), ["feed_a", "exp_b"]);
+        assert_eq!(c.exposure.only.unwrap(), ["list_messages", "send_message"]);
+        assert_eq!(c.tools.poll_interval, std::time::Duration::from_secs(5));
         let c = build(
             &[
                 "--read-only",
@@ -606,9 +683,9 @@ mod tests {
             &[("WHOP_API_KEY", "k")],
         )
         .unwrap();
-        assert!(c.read_only);
-        assert_eq!(c.send_channels.unwrap(), ["feed_x", "feed_y"]);
-        assert_eq!(c.tools.unwrap(), ["get_channel"]);
+        assert!(c.exposure.read_only);
+        assert_eq!(c.tools.send_channels.unwrap(), ["feed_x", "feed_y"]);
+        assert_eq!(c.exposure.only.unwrap(), ["get_channel"]);
         for (k, v, needle) in [
             ("WHOP_READ_ONLY", "maybe", "WHOP_READ_ONLY"),
             ("WHOP_SEND_CHANNELS", " , ", "lists nothing"),
@@ -634,15 +711,15 @@ mod tests {
         let dir = std::env::temp_dir();
         let d = dir.to_str().unwrap();
         let c = build(&["--upload-root", d, d], &[("WHOP_API_KEY", "k")]).unwrap();
-        assert_eq!(c.upload_roots.len(), 2);
+        assert_eq!(c.tools.upload_roots.len(), 2);
         let c = build(
             &["--upload-root", d, "--upload-root", d],
             &[("WHOP_API_KEY", "k")],
         )
         .unwrap();
-        assert_eq!(c.upload_roots.len(), 2);
+        assert_eq!(c.tools.upload_roots.len(), 2);
         let c = build(&["--upload-root"], &[("WHOP_API_KEY", "k")]).unwrap();
-        assert!(c.upload_roots.is_empty());
+        assert!(c.tools.upload_roots.is_empty());
     }
 
     #[test]
@@ -659,5 +736,84 @@ mod tests {
         ] {
             assert!(!is_version_date(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_name_the_setting_as_the_user_wrote_it() {
+        type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (
+                &["--base-url", "http://api.example.com"],
+                &[],
+                "--base-url must use https",
+            ),
+            (
+                &[],
+                &[("WHOP_BASE_URL", "http://api.example.com")],
+                "WHOP_BASE_URL must use https",
+            ),
+            (
+                &["--poll-seconds", "abc"],
+                &[],
+                "--poll-seconds must be a whole number",
+            ),
+            (
+                &[],
+                &[("WHOP_POLL_SECONDS", "abc")],
+                "WHOP_POLL_SECONDS must be a whole number",
+            ),
+            (
+                &["--api-version", "latest"],
+                &[],
+                "--api-version must look like",
+            ),
+            (
+                &["--company-id", "exp_1"],
+                &[],
+                "--company-id must be a company id",
+            ),
+            (&["--http", "everywhere"], &[], "--http must be an address"),
+            (&["--tools", "nope"], &[], "unknown tool \"nope\""),
+            (
+                &["--allowed-origin", "app.example.com"],
+                &[],
+                "--allowed-origin entries must be origins",
+            ),
+        ];
+        for (args, env, needle) in cases {
+            let mut env = env.to_vec();
+            env.push(("WHOP_API_KEY", "k"));
+            let e = build(args, &env).unwrap_err().to_string();
+            assert!(e.starts_with(needle), "{args:?} {env:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn http_needs_a_token_beyond_loopback() {
+        let key = ("WHOP_API_KEY", "k");
+        for addr in ["127.0.0.1:8080", "[::1]:8080"] {
+            let c = build(&["--http", addr], &[key]).unwrap();
+            assert_eq!(c.http.unwrap().addr, addr.parse().unwrap());
+        }
+        let e = build(&["--http", "0.0.0.0:8080"], &[key])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("WHOP_MCP_HTTP_TOKEN"), "{e}");
+        let token = ("WHOP_MCP_HTTP_TOKEN", "s3cret-token-value");
+        let c = build(
+            &[
+                "--http",
+                "0.0.0.0:8080",
+                "--allowed-origin",
+                "https://app.example.com/",
+            ],
+            &[key, token],
+        )
+        .unwrap();
+        let http = c.http.unwrap();
+        assert_eq!(http.token.unwrap().expose(), "s3cret-token-value");
+        assert_eq!(http.allowed_origins, ["https://app.example.com"]);
+        assert!(build(&[], &[key, token]).unwrap().http.is_none());
     }
 }

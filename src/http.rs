@@ -43,18 +43,6 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
 }
 
-/// Refuses configurations that would expose an unauthenticated server.
-pub fn check(options: &HttpOptions) -> Result<(), String> {
-    if options.token.is_none() && !options.addr.ip().is_loopback() {
-        return Err(format!(
-            "refusing to serve HTTP on {} without authentication: set WHOP_MCP_HTTP_TOKEN to a long random \
-             secret (clients then send Authorization: Bearer <token>), or listen on 127.0.0.1",
-            options.addr
-        ));
-    }
-    Ok(())
-}
-
 /// Compares in time that does not depend on where the inputs differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -204,24 +192,6 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn opts(addr: &str, token: Option<&str>) -> HttpOptions {
-        HttpOptions {
-            addr: addr.parse().unwrap(),
-            token: token.map(Secret::new),
-            allowed_hosts: vec![],
-            allowed_origins: vec![],
-        }
-    }
-
-    #[test]
-    fn no_token_means_loopback_only() {
-        assert!(check(&opts("127.0.0.1:8080", None)).is_ok());
-        assert!(check(&opts("[::1]:8080", None)).is_ok());
-        let e = check(&opts("0.0.0.0:8080", None)).unwrap_err();
-        assert!(e.contains("WHOP_MCP_HTTP_TOKEN"), "{e}");
-        assert!(check(&opts("0.0.0.0:8080", Some("s3cret-token-value"))).is_ok());
-    }
 
     #[test]
     fn token_comparison() {

@@ -13,12 +13,14 @@
 //! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
+//! - [`net`]     — the one loopback/origin rule for URLs.
 //! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
 
 pub mod config;
 pub mod exposure;
 pub mod gate;
 pub mod http;
+pub mod net;
 pub mod output;
 pub mod poll;
 pub mod prompts;

@@ -4,20 +4,17 @@
 use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use rmcp::ServiceExt as _;
 use tracing_subscriber::{filter::Targets, prelude::*};
 use whop_chat_mcp::{
-    config::{Cli, Command, Config, SandboxArgs},
-    exposure::Exposure,
-    sandbox::{DEMO_API_KEY, Sandbox},
+    config::{self, Command, Config, SandboxArgs},
+    sandbox::Sandbox,
     server::WhopServer,
-    tools::Settings,
-    whop::{self, ClientOptions, RetryPolicy, Secret},
+    whop,
 };
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = config::parse_cli();
     init_logging();
     // One thread is plenty for an I/O-bound server and keeps start-up and memory small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -46,19 +43,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("whop-chat-mcp: {e:#}");
-            if e.is::<ConfigFailure>() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::FAILURE
         }
     }
 }
-
-/// A configuration problem found after parsing (e.g. an unknown tool name): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct ConfigFailure(String);
 
 /// Logs go to stderr (stdout belongs to the protocol), without colour codes. `RUST_LOG`
 /// takes `level` and `target=level` directives, e.g. `whop_chat_mcp=debug`.
@@ -82,51 +70,27 @@ fn init_logging() {
 }
 
 /// Serves MCP on stdio, or on HTTP with `--http`.
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::debug!(?config, "configuration");
     // In demo mode the sandbox lives as long as the server.
-    let (sandbox, api_key, base_url, company_id) = if config.demo {
-        let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), DEMO_API_KEY)
+    let sandbox = if config.demo {
+        let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), config.whop.api_key.expose())
             .await
             .context("cannot start the demo sandbox")?;
         tracing::info!(base_url = %sandbox.base_url(), "demo mode: serving the built-in sandbox, no Whop account used");
-        let (url, company) = (
-            sandbox.base_url(),
-            config.company_id.clone().or(Some(sandbox.company_id())),
-        );
-        (Some(sandbox), Secret::new(DEMO_API_KEY), url, company)
+        config.whop.base_url = sandbox.base_url();
+        config
+            .tools
+            .company_id
+            .get_or_insert_with(|| sandbox.company_id());
+        Some(sandbox)
     } else {
-        let key = config.api_key.clone().context("WHOP_API_KEY is not set")?;
-        (
-            None,
-            key,
-            config.base_url.clone(),
-            config.company_id.clone(),
-        )
+        None
     };
-    let client = whop::Client::new(ClientOptions {
-        base_url,
-        api_key: api_key.clone(),
-        api_version: config.api_version.clone(),
-        policy: RetryPolicy::default(),
-    })?;
-    let settings = Settings {
-        company_id,
-        upload_roots: config.upload_roots.clone(),
-        api_key: Some(api_key),
-        send_channels: config.send_channels.clone(),
-        poll_interval: config.poll_interval,
-    };
-    let exposure = Exposure::new(config.read_only, config.tools.clone()).map_err(ConfigFailure)?;
-    let server = WhopServer::new(client, settings, &exposure);
-    if let Some(addr) = config.http {
-        let options = whop_chat_mcp::http::HttpOptions {
-            addr,
-            token: config.http_token.clone(),
-            allowed_hosts: config.allowed_hosts.clone(),
-            allowed_origins: config.allowed_origins.clone(),
-        };
-        whop_chat_mcp::http::check(&options).map_err(ConfigFailure)?;
+    let client = whop::Client::new(config.whop)?;
+    let server = WhopServer::new(client, config.tools, &config.exposure);
+    if let Some(options) = config.http {
+        let addr = options.addr;
         whop_chat_mcp::http::serve(server, options, async {
             let signal = shutdown_signal().await;
             tracing::info!(%signal, "shutting down");

@@ -17,16 +17,19 @@ fn read(name: &str) -> Value {
 }
 
 /// Every `WHOP_…` variable the configuration reads.
+/// Every environment variable the configuration reads: the names it asks its lookup for.
 fn config_env_vars() -> BTreeSet<String> {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config.rs"))
-        .unwrap();
-    let mut names = BTreeSet::new();
-    for (i, _) in src.match_indices("env(\"WHOP_") {
-        let rest = &src[i + 5..];
-        names.insert(rest[..rest.find('"').unwrap()].to_owned());
-    }
-    names.insert("WHOP_API_KEY".into());
-    names
+    let asked = std::cell::RefCell::new(BTreeSet::new());
+    let args = whop_chat_mcp::config::ServeArgs {
+        demo: true,
+        ..Default::default()
+    };
+    whop_chat_mcp::config::Config::from_sources(&args, |name| {
+        asked.borrow_mut().insert(name.to_owned());
+        None
+    })
+    .expect("the demo configuration needs no setting");
+    asked.into_inner()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde_json::json;
 use whop_chat_mcp::{
     config::{Config, ServeArgs},
     sandbox::{Fault, FaultAction, UploadOutcome},
-    whop::{self, ClientOptions, RetryPolicy, Secret},
+    whop,
 };
 
 /// Every way `secret` could show up: as is, and base64-encoded (standard and URL-safe) at any
@@ -239,16 +239,11 @@ async fn debug_output_of_config_client_and_errors_never_shows_the_key() {
     })
     .unwrap();
     assert_eq!(
-        config.api_key.as_ref().map(Secret::expose),
-        Some(key.as_str()),
+        config.whop.api_key.expose(),
+        key.as_str(),
         "the key is in the config"
     );
-    let options = ClientOptions {
-        base_url: sb.base_url(),
-        api_key: config.api_key.clone().unwrap(),
-        api_version: whop::DEFAULT_API_VERSION.into(),
-        policy: RetryPolicy::default(),
-    };
+    let options = config.whop.clone();
     let client = whop::Client::new(options.clone()).unwrap();
     // Whop rejects this key: the error, too, must not carry it.
     let error = client.me().await.unwrap_err();
