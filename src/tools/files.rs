@@ -12,7 +12,11 @@ use std::{
     path::{Component, Path, PathBuf},
 };
 
-use base64::Engine as _;
+use base64::{
+    Engine as _,
+    alphabet::STANDARD,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
 use bytes::Bytes;
 use rmcp::{
     RoleServer, handler::server::wrapper::Parameters, model::ProgressNotificationParam,
@@ -224,6 +228,12 @@ pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
     Ok(bytes)
 }
 
+/// Standard base64 that takes input with or without its `=` padding.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// Decodes `content_base64` (plain or a `data:…;base64,` URL; whitespace ignored).
 pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
     let body = match encoded.trim_start().strip_prefix("data:") {
@@ -237,14 +247,18 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
         )));
     }
     let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(compact.trim_end_matches('='))
-        .or_else(|_| {
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(compact.trim_end_matches('='))
+    // One engine for every spelling models produce: padded or not, standard or URL-safe
+    // alphabet (mapped onto the standard one; neither alphabet uses the other's two symbols).
+    let standard: String = compact
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
         })
-        .or_else(|_| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(compact.trim_end_matches('='))
-        })
+        .collect();
+    let bytes = BASE64
+        .decode(standard)
         .map_err(|e| ToolError::new(format!("content_base64 is not valid base64 ({e}).")))?;
     if bytes.len() > MAX_BASE64_BYTES {
         return Err(ToolError::new(format!(
@@ -373,6 +387,10 @@ mod tests {
     fn base64_forms() {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode_base64("aGVs\nbG8").unwrap(), b"hello");
+        // Both alphabets, with or without padding.
+        for form in ["+/8=", "+/8", "-_8=", "-_8"] {
+            assert_eq!(decode_base64(form).unwrap(), [0xfb, 0xff], "{form}");
+        }
         assert_eq!(
             decode_base64("data:text/plain;base64,aGVsbG8=").unwrap(),
             b"hello"
