@@ -1,71 +1,340 @@
-//! The exit gate: what leaves the server passes here last. Today it scrubs the API key from
-//! every tool result (text and `structuredContent`), whatever Whop or a bug put there.
+//! The exit gate: the last step of everything the server sends — tool results (text and
+//! `structuredContent`), resources, prompts, notifications, errors and logs. It scrubs the
+//! API key, and any piece of it, whatever put it there (Whop echoing it, another member
+//! posting it, a bug).
+//!
+//! It runs after the cleaning of untrusted text, and it matches across what a hostile writer
+//! could insert to split the key: invisible characters, line breaks and the indentation or
+//! `⏎` that renderings put in their place. Any run of [`PIECE`] or more characters that is
+//! part of the key is replaced, so a key cut short by a length limit, or shown in two halves,
+//! leaks no piece of itself either.
 
-use rmcp::model::{CallToolResult, ContentBlock};
+use std::{borrow::Cow, collections::HashMap, io, sync::Arc};
+
+use rmcp::model::{
+    CallToolResult, ContentBlock, ErrorData, GetPromptResult, ReadResourceResult, ResourceContents,
+};
 use serde_json::Value;
 
-use crate::whop::Secret;
+use crate::{output::text::is_hidden, whop::Secret};
 
-/// Shortest key worth scrubbing: a shorter "key" would match ordinary text.
-const MIN_KEY_LEN: usize = 8;
+/// Shortest piece of the key that is scrubbed (and so the shortest key the gate protects: a
+/// shorter "key" would match ordinary text).
+pub const PIECE: usize = 8;
+const REDACTED: &str = "[redacted]";
 
-/// Removes one secret from outgoing results.
+/// Removes one secret from outgoing data. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Gate {
-    key: Option<Secret>,
+    key: Option<Arc<Pattern>>,
+}
+
+/// The key, indexed by its pieces.
+#[derive(Debug)]
+struct Pattern {
+    chars: Vec<char>,
+    /// Every `PIECE`-character window of the key → where it starts in the key.
+    windows: HashMap<[char; PIECE], Vec<usize>>,
+}
+
+impl Pattern {
+    fn contains(&self, c: char) -> bool {
+        self.chars.contains(&c)
+    }
+}
+
+/// Characters a writer or a rendering may have put inside the key: skipped while matching.
+fn inserted(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || is_hidden(c) || c == '⏎'
 }
 
 impl Gate {
-    pub fn new(key: Option<Secret>) -> Self {
-        Gate {
-            key: key.filter(|k| k.expose().len() >= MIN_KEY_LEN),
+    pub fn new(key: Option<&Secret>) -> Self {
+        let key = key.map(|k| k.expose().chars().collect::<Vec<char>>());
+        let key = key.filter(|k| k.len() >= PIECE).map(|chars| {
+            let mut windows: HashMap<[char; PIECE], Vec<usize>> = HashMap::new();
+            for (i, w) in chars.windows(PIECE).enumerate() {
+                let w: [char; PIECE] = w.try_into().expect("a window has PIECE chars");
+                windows.entry(w).or_default().push(i);
+            }
+            Arc::new(Pattern { chars, windows })
+        });
+        Gate { key }
+    }
+
+    /// `s` with every piece of the key replaced by `[redacted]`.
+    pub fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        let Some(key) = &self.key else {
+            return Cow::Borrowed(s);
+        };
+        // Fast path: a piece needs PIECE key characters in a row (inserted ones aside).
+        let mut run = 0;
+        let possible = s.chars().any(|c| {
+            if key.contains(c) {
+                run += 1;
+            } else if !inserted(c) {
+                run = 0;
+            }
+            run >= PIECE
+        });
+        if !possible {
+            return Cow::Borrowed(s);
+        }
+        // The characters that count, with their byte ranges in `s`.
+        let kept: Vec<(char, usize, usize)> = s
+            .char_indices()
+            .filter(|(_, c)| !inserted(*c))
+            .map(|(i, c)| (c, i, i + c.len_utf8()))
+            .collect();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i + PIECE <= kept.len() {
+            let mut window = ['\0'; PIECE];
+            for (w, k) in window.iter_mut().zip(&kept[i..i + PIECE]) {
+                *w = k.0;
+            }
+            let longest = key.windows.get(&window).and_then(|starts| {
+                starts
+                    .iter()
+                    .map(|&at| {
+                        PIECE
+                            + kept[i + PIECE..]
+                                .iter()
+                                .zip(&key.chars[at + PIECE..])
+                                .take_while(|(k, c)| k.0 == **c)
+                                .count()
+                    })
+                    .max()
+            });
+            match longest {
+                Some(len) => {
+                    spans.push((kept[i].1, kept[i + len - 1].2));
+                    i += len;
+                }
+                None => i += 1,
+            }
+        }
+        if spans.is_empty() {
+            return Cow::Borrowed(s);
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut at = 0;
+        for (start, end) in spans {
+            out.push_str(&s[at..start]);
+            out.push_str(REDACTED);
+            at = end;
+        }
+        out.push_str(&s[at..]);
+        Cow::Owned(out)
+    }
+
+    fn scrub_in_place(&self, s: &mut String) {
+        if let Cow::Owned(clean) = self.scrub(s) {
+            *s = clean;
         }
     }
 
-    /// Replaces the key wherever it occurs in a result.
-    pub fn result(&self, result: &mut CallToolResult) {
-        if let Some(key) = &self.key {
-            redact(result, key.expose());
+    /// Every string in a JSON value (keys included).
+    pub fn value(&self, v: &mut Value) {
+        if self.key.is_none() {
+            return;
         }
-    }
-}
-
-fn redact(result: &mut CallToolResult, key: &str) {
-    fn scrub(v: &mut Value, key: &str) {
         match v {
-            Value::String(s) if s.contains(key) => *s = s.replace(key, "[redacted]"),
-            Value::Array(items) => items.iter_mut().for_each(|i| scrub(i, key)),
-            Value::Object(map) => map.values_mut().for_each(|i| scrub(i, key)),
+            Value::String(s) => self.scrub_in_place(s),
+            Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
+            Value::Object(map) => {
+                if map.keys().any(|k| matches!(self.scrub(k), Cow::Owned(_))) {
+                    let old = std::mem::take(map);
+                    for (k, v) in old {
+                        map.insert(self.scrub(&k).into_owned(), v);
+                    }
+                }
+                map.values_mut().for_each(|i| self.value(i));
+            }
             _ => {}
         }
     }
-    for block in &mut result.content {
-        if let ContentBlock::Text(t) = block
-            && t.text.contains(key)
-        {
-            t.text = t.text.replace(key, "[redacted]");
+
+    fn content(&self, block: &mut ContentBlock) {
+        match block {
+            ContentBlock::Text(t) => self.scrub_in_place(&mut t.text),
+            // Other blocks (images, links, embedded resources) go through their JSON form.
+            other => {
+                if let Ok(mut v) = serde_json::to_value(&*other) {
+                    self.value(&mut v);
+                    if let Ok(clean) = serde_json::from_value(v) {
+                        *other = clean;
+                    }
+                }
+            }
         }
     }
-    if let Some(s) = &mut result.structured_content {
-        scrub(s, key);
+
+    /// A tool result: its text blocks and `structuredContent`.
+    pub fn result(&self, result: &mut CallToolResult) {
+        if self.key.is_none() {
+            return;
+        }
+        result.content.iter_mut().for_each(|b| self.content(b));
+        if let Some(s) = &mut result.structured_content {
+            self.value(s);
+        }
+    }
+
+    /// A resource's contents.
+    pub fn resource(&self, result: &mut ReadResourceResult) {
+        if self.key.is_none() {
+            return;
+        }
+        for contents in &mut result.contents {
+            if let ResourceContents::TextResourceContents { text, uri, .. } = contents {
+                self.scrub_in_place(text);
+                self.scrub_in_place(uri);
+            }
+        }
+    }
+
+    /// A prompt's messages (they repeat their arguments).
+    pub fn prompt(&self, result: &mut GetPromptResult) {
+        if self.key.is_none() {
+            return;
+        }
+        if let Some(d) = &mut result.description {
+            self.scrub_in_place(d);
+        }
+        result
+            .messages
+            .iter_mut()
+            .for_each(|m| self.content(&mut m.content));
+    }
+
+    /// A protocol error: its message and data.
+    pub fn error(&self, mut e: ErrorData) -> ErrorData {
+        if self.key.is_some() {
+            if let Cow::Owned(m) = self.scrub(&e.message) {
+                e.message = m.into();
+            }
+            if let Some(d) = &mut e.data {
+                self.value(d);
+            }
+        }
+        e
+    }
+}
+
+/// A log writer that passes each line through the gate before stderr.
+#[derive(Clone)]
+pub struct Stderr(pub Gate);
+
+impl io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        io::stderr().write_all(self.0.scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::text::{block, clean, inline};
+    use proptest::prelude::*;
     use serde_json::json;
+
+    const KEY: &str = "apik_RedTeamKey_9f8e7d6c5b4a";
+
+    fn gate() -> Gate {
+        Gate::new(Some(&Secret::new(KEY)))
+    }
+
+    /// The first piece of `key` found in `s`, if any.
+    fn leak(s: &str, key: &str) -> Option<String> {
+        let k: Vec<char> = key.chars().collect();
+        k.windows(PIECE)
+            .map(|w| w.iter().collect::<String>())
+            .find(|w| s.contains(w.as_str()))
+    }
 
     #[test]
     fn the_key_is_scrubbed_from_results() {
         let mut r =
-            CallToolResult::error(vec![ContentBlock::text("bad key sk_live_12345678 echoed")]);
-        r.structured_content = Some(json!({"a": ["x sk_live_12345678"], "b": 1}));
-        Gate::new(Some(Secret::new("sk_live_12345678"))).result(&mut r);
+            CallToolResult::error(vec![ContentBlock::text(format!("bad key {KEY} echoed"))]);
+        r.structured_content = Some(json!({"a": [format!("x {KEY}")], "b": 1, KEY: true}));
+        gate().result(&mut r);
         let s = serde_json::to_string(&r).unwrap();
-        assert!(
-            !s.contains("sk_live_12345678") && s.contains("[redacted]"),
-            "{s}"
-        );
+        assert!(leak(&s, KEY).is_none() && s.contains("[redacted]"), "{s}");
+    }
+
+    #[test]
+    fn a_split_or_cut_key_leaks_no_piece() {
+        let g = gate();
+        for hidden in [
+            "apik_RedTe\u{200B}amKey_9f8e7d6c5b4a".to_owned(),
+            "apik_RedTe\u{E0041}amKey_9f8e7d6c5b4a".to_owned(),
+            "apik_RedTe\ramKey_9f8e7d6c5b4a".to_owned(),
+            format!("{}apik_RedTeamKey_9f", "x".repeat(990)),
+            "apik_RedTe\u{FE0F}\u{200D}amKey_9f8e7d6c5b4a".to_owned(),
+        ] {
+            for shown in [clean(&hidden), inline(&hidden), block(&hidden, 1000)] {
+                let out = g.scrub(&shown);
+                assert_eq!(leak(&out, KEY), None, "{shown:?} -> {out:?}");
+                assert!(out.contains("[redacted]"), "{out:?}");
+            }
+        }
+        // Text around the key is untouched; text without it is not copied.
+        assert_eq!(g.scrub(&format!("my key: {KEY}!")), "my key: [redacted]!");
+        assert!(matches!(g.scrub("apik_Re is short"), Cow::Borrowed(_)));
+        assert!(matches!(Gate::new(None).scrub(KEY), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn errors_and_prompts_pass_the_gate() {
+        let e = gate().error(ErrorData::invalid_params(
+            format!("bad {KEY}"),
+            Some(json!({"echo": KEY})),
+        ));
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(leak(&s, KEY), None, "{s}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn no_piece_of_a_key_survives_any_insertion(
+            key in "[A-Za-z0-9_]{8,48}",
+            inserts in proptest::collection::vec((0usize..64, prop::sample::select(vec![
+                '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}', '\u{202E}',
+                '\u{2066}', '\u{FE0F}', '\u{FE00}', '\u{E0041}', '\u{E0100}', '\u{034F}', '\u{115F}',
+                '\u{3164}', '\u{180B}', '\u{1D173}', '\r', '\n', '\u{2028}', '\u{0007}', '\t',
+            ])), 0..8),
+            prefix in "[ a-z.]{0,12}",
+        ) {
+            let mut chars: Vec<char> = key.chars().collect();
+            for (at, c) in inserts {
+                let at = at % (chars.len() + 1);
+                chars.insert(at, c);
+            }
+            let hidden = format!("{prefix}{}", chars.iter().collect::<String>());
+            let g = Gate::new(Some(&Secret::new(&key)));
+            for shown in [clean(&hidden), inline(&hidden), block(&hidden, 1000), block(&hidden, 20)] {
+                let out = g.scrub(&shown);
+                prop_assert!(leak(&out, &key).is_none(), "{:?} -> {:?}", shown, out);
+                let mut v = json!({"content": shown});
+                g.value(&mut v);
+                prop_assert!(leak(&v.to_string(), &key).is_none());
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ use rmcp::ServiceExt as _;
 use tracing_subscriber::{filter::Targets, prelude::*};
 use whop_chat_mcp::{
     config::{self, Command, Config, SandboxArgs},
+    gate::{self, Gate},
     sandbox::Sandbox,
     server::WhopServer,
     whop,
@@ -15,7 +16,6 @@ use whop_chat_mcp::{
 
 fn main() -> ExitCode {
     let cli = config::parse_cli();
-    init_logging();
     // One thread is plenty for an I/O-bound server and keeps start-up and memory small.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -28,9 +28,15 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Some(Command::Sandbox(args)) => runtime.block_on(run_sandbox(args)),
+        Some(Command::Sandbox(args)) => {
+            init_logging(Gate::default());
+            runtime.block_on(run_sandbox(args))
+        }
         None => match Config::from_sources(&cli.serve, |name| std::env::var(name).ok()) {
-            Ok(config) => runtime.block_on(serve(config)),
+            Ok(config) => {
+                init_logging(Gate::new(Some(&config.whop.api_key)));
+                runtime.block_on(serve(config))
+            }
             Err(e) => {
                 eprintln!("whop-chat-mcp: {e}");
                 return ExitCode::from(2);
@@ -48,9 +54,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr (stdout belongs to the protocol), without colour codes. `RUST_LOG`
-/// takes `level` and `target=level` directives, e.g. `whop_chat_mcp=debug`.
-fn init_logging() {
+/// Logs go to stderr (stdout belongs to the protocol), without colour codes, through the
+/// exit gate. `RUST_LOG` takes `level` and `target=level` directives, e.g.
+/// `whop_chat_mcp=debug`.
+fn init_logging(gate: Gate) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|v| v.parse::<Targets>().ok())
@@ -62,7 +69,7 @@ fn init_logging() {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                .with_writer(gate::Stderr(gate))
                 .with_ansi(false)
                 .with_filter(filter),
         )

@@ -1,5 +1,6 @@
-//! The MCP `ServerHandler`, as wiring only: each method delegates in a line to the tools, the
-//! resources or the prompts, and every tool result passes the exit [`Gate`] on its way out.
+//! The MCP `ServerHandler`, as wiring only: each method delegates to the tools, the resources
+//! or the prompts, and what it answers (results, resources, prompts, errors) passes the exit
+//! [`Gate`] on its way out.
 //!
 //! The tool list is built once at start-up (see [`crate::tools::catalog`]), so `tools/list`
 //! costs a clone, not a schema generation.
@@ -54,7 +55,7 @@ pub struct WhopServer {
 
 impl WhopServer {
     pub fn new(client: whop::Client, settings: Settings, exposure: &Exposure) -> Self {
-        let gate = Gate::new(settings.api_key.clone());
+        let gate = Gate::new(settings.api_key.as_ref());
         let toolbox = Arc::new(Toolbox::new(client, settings));
         let tools = crate::tools::catalog()
             .iter()
@@ -62,7 +63,7 @@ impl WhopServer {
             .cloned()
             .collect();
         WhopServer {
-            resources: Arc::new(Resources::new(toolbox.clone())),
+            resources: Arc::new(Resources::new(toolbox.clone(), gate.clone())),
             router: Arc::new(exposure.router()),
             tools: Arc::new(tools),
             toolbox,
@@ -126,7 +127,8 @@ impl ServerHandler for WhopServer {
         let mut response = self
             .router
             .call(ToolCallContext::new(&*self.toolbox, request, context))
-            .await?;
+            .await
+            .map_err(|e| self.gate.error(e))?;
         if let CallToolResponse::Complete(result) = &mut response {
             self.gate.result(result);
             if result.is_error == Some(true) {
@@ -157,7 +159,13 @@ impl ServerHandler for WhopServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.resources.read(request.uri).await.map(Into::into)
+        match self.resources.read(request.uri).await {
+            Ok(mut result) => {
+                self.gate.resource(&mut result);
+                Ok(result.into())
+            }
+            Err(e) => Err(self.gate.error(e)),
+        }
     }
 
     #[allow(deprecated)] // resources/subscribe is the legacy (pre-2026-07-28) path; listen is the new one
@@ -168,6 +176,7 @@ impl ServerHandler for WhopServer {
     ) -> Result<(), ErrorData> {
         self.resources
             .subscribe(&self.subscriptions, request.uri, context.peer)
+            .map_err(|e| self.gate.error(e))
     }
 
     #[allow(deprecated)]
@@ -206,6 +215,13 @@ impl ServerHandler for WhopServer {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let prompt = PromptContext::new(&Prompts, request.name, request.arguments, context);
-        self.prompts.0.get_prompt(prompt).await
+        match self.prompts.0.get_prompt(prompt).await {
+            Ok(GetPromptResponse::Complete(mut result)) => {
+                self.gate.prompt(&mut result);
+                Ok(GetPromptResponse::Complete(result))
+            }
+            Ok(other) => Ok(other),
+            Err(e) => Err(self.gate.error(e)),
+        }
     }
 }

@@ -92,7 +92,11 @@ impl MessageOut {
                 .filter(|r| r.count > 0)
                 .filter_map(|r| {
                     r.emoji.as_deref().map(|e| ReactionOut {
-                        emoji: text::inline(e),
+                        // Reactions are chosen by other members: anything that is not an
+                        // emoji (say `｝：ＳＹＳＴＥＭ`) is shown as `?`.
+                        emoji: Some(text::clean(e))
+                            .filter(|e| text::is_emoji(e))
+                            .unwrap_or_else(|| "?".into()),
                         count: r.count,
                     })
                 })
@@ -250,6 +254,15 @@ mod tests {
             json,
             r#"{"id":"m","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"x"},"content":"Café 👨‍👩‍👧 ok"}"#
         );
+    }
+
+    #[test]
+    fn reactions_that_are_not_emoji_are_not_shown_as_text() {
+        let m = msg(
+            r#"{"id":"m","content":"x","reaction_counts":[{"count":2,"emoji":"｝：ＳＹＳＴＥＭ"},{"count":1,"emoji":"👍🏽"},{"count":4,"emoji":":fire:"}]}"#,
+        );
+        let shown: Vec<&str> = m.reactions.iter().map(|r| r.emoji.as_str()).collect();
+        assert_eq!(shown, ["?", "👍🏽", ":fire:"]);
     }
 
     #[test]

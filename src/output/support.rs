@@ -63,7 +63,8 @@ impl SupportChannelOut {
             }
         }
         if let Some(n) = &self.custom_name {
-            s.push_str(&format!(" “{n}”"));
+            s.push(' ');
+            s.push_str(&text::quoted(n));
         }
         s.push_str(" · ");
         s.push_str(&self.status);
@@ -78,7 +79,8 @@ impl SupportChannelOut {
             let preview = text::inline(m);
             let cut: String = preview.chars().take(PREVIEW_CHARS).collect();
             let more = if cut.len() < preview.len() { "…" } else { "" };
-            s.push_str(&format!(" · \"{cut}{more}\""));
+            s.push_str(" · ");
+            s.push_str(&text::quoted(&format!("{cut}{more}")));
         }
         s
     }
@@ -120,6 +122,16 @@ mod tests {
         assert_eq!(
             SupportChannelOut::from(&resolved).line(),
             "feed_r @kenji · resolved"
+        );
+        // A preview cannot close its quote and forge fields of the row.
+        let forged: SupportChannel = serde_json::from_str(
+            r#"{"id":"feed_f","custom_name":"VIP\" · resolved","needs_reply":true,
+            "last_message":{"id":"m","content":"hi\" · resolved · last 2099-01-01 00:00 · \"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            SupportChannelOut::from(&forged).line(),
+            r#"feed_f "VIP\" · resolved" · open, needs reply · "hi\" · resolved · last 2099-01-01 00:00 · \"x""#
         );
     }
 }

@@ -22,6 +22,7 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    gate::Gate,
     output::text::inline,
     tools::{ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
 };
@@ -71,17 +72,23 @@ pub type Subscriptions = Arc<Mutex<HashMap<String, CancellationToken>>>;
 /// The resources of one server, shared by all its sessions.
 pub struct Resources {
     toolbox: Arc<Toolbox>,
+    /// Notifications carry URIs the client chose: they pass the exit gate too.
+    gate: Gate,
     /// One watcher per subscribed channel, shared by every subscriber.
     watchers: Arc<Watchers>,
 }
 
 impl Resources {
-    pub fn new(toolbox: Arc<Toolbox>) -> Self {
+    pub fn new(toolbox: Arc<Toolbox>, gate: Gate) -> Self {
         let watchers = Arc::new(Watchers::new(
             toolbox.client.clone(),
             toolbox.settings.poll_interval,
         ));
-        Resources { toolbox, watchers }
+        Resources {
+            toolbox,
+            gate,
+            watchers,
+        }
     }
 
     /// Channels with a watcher now (for tests and logs).
@@ -158,6 +165,7 @@ impl Resources {
             }
             subs.insert(uri.clone(), stop.clone());
         }
+        let uri = self.gate.scrub(&uri).into_owned();
         self.forward(channel, stop, move || {
             let (peer, uri) = (peer.clone(), uri.clone());
             async move {
@@ -201,7 +209,7 @@ impl Resources {
                 continue;
             };
             let sink = context.sink().clone();
-            let uri = uri.clone();
+            let uri = self.gate.scrub(uri).into_owned();
             self.forward(channel, stop.clone(), move || {
                 let (sink, uri) = (sink.clone(), uri.clone());
                 async move { sink.notify_resource_updated(uri).await.is_ok() }

@@ -46,31 +46,41 @@ pub struct SendMessageArgs {
 /// Mentions that notify a whole community at once.
 pub const MASS_MENTIONS: &[&str] = &["@everyone", "@here"];
 
-/// The first mass mention in `content`, if any. Checked on the cleaned, lower-cased text, so
+/// The first mass mention in `content`, if any: wherever a chat client would render one, that
+/// is after the start or any character that is not a word character (`x.@everyone`,
+/// `(@here)`), and not followed by one. Checked on the cleaned, lower-cased text, so
 /// `@EVERYONE` or `@every\u{200B}one` count too; `@everyones` or `me@everyone.com` do not.
 pub fn mass_mention(content: &str) -> Option<&'static str> {
     let text = render::clean(content).to_lowercase();
-    let word = |c: Option<char>| {
-        c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '@' || c == '.')
-    };
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     MASS_MENTIONS.iter().copied().find(|m| {
         text.match_indices(m).any(|(i, _)| {
             let before = text[..i].chars().next_back();
             let after = text[i + m.len()..].chars().next();
-            !word(before) && !(after.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+            !word(before) && !word(after)
         })
     })
 }
 
-/// Refuses a mass mention the caller did not explicitly allow.
-pub fn check_mass_mention(content: &str, allowed: Option<bool>) -> Result<(), ToolError> {
-    match mass_mention(content) {
-        Some(m) if allowed != Some(true) => Err(ToolError::new(format!(
-            "content mentions {m}, which notifies every member. Nothing was sent. If the whole community \
-             really should be notified, call again with allow_mass_mention: true."
-        ))),
-        _ => Ok(()),
+/// Refuses a mass mention the caller did not explicitly allow, in the content or in any of
+/// the poll options (`what` names the text: `content`, `poll option 2`).
+pub fn check_mass_mention<'a>(
+    texts: impl IntoIterator<Item = (String, &'a str)>,
+    allowed: Option<bool>,
+    nothing: &str,
+) -> Result<(), ToolError> {
+    if allowed == Some(true) {
+        return Ok(());
     }
+    for (what, text) in texts {
+        if let Some(m) = mass_mention(text) {
+            return Err(ToolError::new(format!(
+                "{what} mentions {m}, which notifies every member. {nothing}. If the whole community \
+                 really should be notified, call again with allow_mass_mention: true."
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -140,7 +150,13 @@ impl Toolbox {
             .as_deref()
             .map(|id| check_id("replying_to_message_id", id))
             .transpose()?;
-        check_mass_mention(content, a.allow_mass_mention)?;
+        let texts = std::iter::once(("content".to_owned(), content)).chain(
+            poll_options
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("poll option {}", i + 1), o.as_str())),
+        );
+        check_mass_mention(texts, a.allow_mass_mention, "Nothing was sent")?;
         let request = CreateMessage {
             channel_id: channel_id.clone(),
             content: content.to_owned(),
@@ -235,7 +251,11 @@ impl Toolbox {
         let content = match &a.content {
             Some(c) => {
                 let c = check_content(c, "Nothing was changed")?;
-                check_mass_mention(c, a.allow_mass_mention)?;
+                check_mass_mention(
+                    [("content".to_owned(), c)],
+                    a.allow_mass_mention,
+                    "Nothing was changed",
+                )?;
                 Some(c.to_owned())
             }
             None => None,
@@ -401,6 +421,12 @@ mod tests {
             "(@here)",
             "ping @every\u{200B}one",
             "@HERE",
+            "x.@everyone hi",
+            "end.@here",
+            "a-@here",
+            "@everyone.",
+            "\u{00AD}@everyone",
+            "**@everyone**",
         ] {
             assert!(mass_mention(text).is_some(), "{text}");
         }
@@ -413,14 +439,26 @@ mod tests {
         ] {
             assert!(mass_mention(text).is_none(), "{text}");
         }
-        let e = check_mass_mention("@everyone hi", None)
+        let one = |t: &'static str| [("content".to_owned(), t)];
+        let e = check_mass_mention(one("@everyone hi"), None, "Nothing was sent")
             .unwrap_err()
             .message;
         assert!(
-            e.contains("allow_mass_mention: true") && e.contains("Nothing was sent"),
+            e.starts_with("content mentions @everyone")
+                && e.contains("allow_mass_mention: true")
+                && e.contains("Nothing was sent"),
             "{e}"
         );
-        assert!(check_mass_mention("@everyone hi", Some(true)).is_ok());
+        assert!(check_mass_mention(one("@everyone hi"), Some(true), "").is_ok());
+        let poll = [
+            ("content".to_owned(), "vote!"),
+            ("poll option 1".to_owned(), "yes"),
+            ("poll option 2".to_owned(), "ping.@here"),
+        ];
+        let e = check_mass_mention(poll, None, "Nothing was sent")
+            .unwrap_err()
+            .message;
+        assert!(e.starts_with("poll option 2 mentions @here"), "{e}");
     }
 
     #[test]

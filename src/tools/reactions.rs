@@ -7,8 +7,6 @@ use tokio_util::sync::CancellationToken;
 use super::Toolbox;
 use super::{Effect, ToolError, ToolResult, call_whop, check_id, output, render};
 
-const MAX_EMOJI_CHARS: usize = 64;
-
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AddReactionArgs {
     /// msg_… id.
@@ -36,21 +34,11 @@ pub struct ReactionResult {
     pub done: bool,
 }
 
-/// Accepts `:shortcode:` or a short run of non-ASCII symbols (a unicode emoji, with joiners
-/// and variation selectors); refuses words, spaces and markup.
+/// Accepts `:shortcode:` or a real emoji (with its joiners, selectors, skin tone, flag or
+/// keycap parts); refuses words, spaces, markup and look-alike symbols.
 pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
     let e = raw.trim();
-    let shortcode = e.len() > 2
-        && e.starts_with(':')
-        && e.ends_with(':')
-        && e[1..e.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-'));
-    let unicode = !e.is_empty()
-        && e.chars().count() <= 16
-        && e.chars()
-            .all(|c| !c.is_ascii() && !c.is_whitespace() && !c.is_control());
-    if (shortcode || unicode) && e.chars().count() <= MAX_EMOJI_CHARS {
+    if render::is_emoji(e) {
         Ok(e.to_owned())
     } else {
         Err(ToolError::new(format!(
