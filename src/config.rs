@@ -459,6 +459,13 @@ fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
 fn parse_base_url(given: &Given) -> Result<Url, ConfigError> {
     let (raw, name) = (&given.value, given.name);
     let url = Url::parse(raw).or_else(|_| err(format!("{name} is not a valid URL: {raw:?}")))?;
+    // Checked first, and the URL is not echoed: it holds a password.
+    if !url.username().is_empty() || url.password().is_some() {
+        return err(format!(
+            "{name} must not contain a user name or password (user:pass@…): the Whop API key in \
+             WHOP_API_KEY is the only credential sent"
+        ));
+    }
     match url.scheme() {
         "https" => {}
         // Plain HTTP would send the API key in clear text; allow it only to this machine.
@@ -786,6 +793,20 @@ mod tests {
             let e = build(args, &env).unwrap_err().to_string();
             assert!(e.starts_with(needle), "{args:?} {env:?}: {e}");
             assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_the_base_url_are_refused_without_being_shown() {
+        for url in [
+            "https://user:hunter2secret@api.whop.com/api/v1",
+            "http://hunter2secret@127.0.0.1:9/api/v1",
+        ] {
+            let e = build(&[], &[("WHOP_API_KEY", "k"), ("WHOP_BASE_URL", url)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("user name or password"), "{e}");
+            assert!(!e.contains("hunter2secret"), "{e}");
         }
     }
 

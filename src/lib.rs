@@ -9,7 +9,8 @@
 //! - [`tools`]   — the MCP tools: validate input, call the client, shape output for models.
 //! - [`exposure`] — which tools a server exposes (`--read-only`, `--tools`).
 //! - [`resources`], [`prompts`] — channel resources with subscriptions; ready-made prompts.
-//! - [`gate`]    — the exit gate every tool result passes (the API key is scrubbed).
+//! - [`gate`]    — the exit gate everything passes on its way out (the API key is scrubbed).
+//! - [`limits`]  — bounds on calls in flight, per server and per session.
 //! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod exposure;
 pub mod gate;
 pub mod http;
+pub mod limits;
 pub mod net;
 pub mod output;
 pub mod poll;

@@ -15,11 +15,11 @@ use rmcp::{
         tool::ToolCallContext,
     },
     model::{
-        CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
-        Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
-        ListToolsResult, PaginatedRequestParams, Prompt, ReadResourceRequestParams,
-        ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-        SubscriptionFilter, Tool, UnsubscribeRequestParams,
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
+        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        Prompt, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{RequestContext, SubscriptionContext},
 };
@@ -27,6 +27,7 @@ use rmcp::{
 use crate::{
     exposure::Exposure,
     gate::Gate,
+    limits::Limits,
     output::text::inline,
     prompts::{self, Prompts},
     resources::{Resources, Subscriptions},
@@ -51,6 +52,7 @@ pub struct WhopServer {
     subscriptions: Subscriptions,
     prompts: Arc<(PromptRouter<Prompts>, Vec<Prompt>)>,
     gate: Gate,
+    limits: Limits,
 }
 
 impl WhopServer {
@@ -70,6 +72,7 @@ impl WhopServer {
             subscriptions: Subscriptions::default(),
             prompts: Arc::new(prompts::router()),
             gate,
+            limits: Limits::default(),
         }
     }
 
@@ -78,6 +81,7 @@ impl WhopServer {
     pub fn new_session(&self) -> Self {
         WhopServer {
             subscriptions: Subscriptions::default(),
+            limits: self.limits.new_session(),
             ..self.clone()
         }
     }
@@ -124,6 +128,13 @@ impl ServerHandler for WhopServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = inline(&request.name);
         tracing::debug!(tool = %name, "tool call");
+        let _admitted = match self.limits.admit(&request.name).await {
+            Ok(admission) => admission,
+            Err(busy) => {
+                tracing::warn!(tool = %name, "tool call refused: busy");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(busy)]).into());
+            }
+        };
         let mut response = self
             .router
             .call(ToolCallContext::new(&*self.toolbox, request, context))

@@ -87,12 +87,15 @@ impl FileOut {
     }
 }
 
-/// Checks a file name we will send to Whop.
-fn check_filename(name: &str) -> Result<String, ToolError> {
-    let name = name.trim();
+/// Checks a file name we will send to Whop. Control characters are refused; then it is
+/// cleaned like any text a model reads, so Whop stores the name the model was shown (no bidi
+/// override turning `gpj.exe` around).
+fn check_filename(raw: &str) -> Result<String, ToolError> {
+    let cleaned = render::clean(raw);
+    let name = cleaned.trim();
     if name.is_empty()
         || name.chars().count() > MAX_FILENAME_CHARS
-        || name
+        || raw
             .chars()
             .any(|c| c.is_control() || matches!(c, '/' | '\\'))
         || name == "."
@@ -149,20 +152,31 @@ pub fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
     } else {
         roots.iter().map(|r| r.join(given)).collect()
     };
-    let canonical = candidates
-        .iter()
-        .find_map(|p| std::fs::canonicalize(p).ok())
-        .ok_or_else(|| {
-            ToolError::new(format!(
-                "no file at {raw:?} (upload roots: {}).",
-                roots_list(roots)
-            ))
-        })?;
-    let Some(root) = roots.iter().find(|r| canonical.starts_with(r)) else {
-        return Err(ToolError::new(format!(
+    // A path outside the roots gets the same answer whether or not it exists, so the tool
+    // cannot be used to probe the file system.
+    let outside = || {
+        ToolError::new(format!(
             "{raw:?} is outside the upload roots ({}), possibly through a symlink; only files inside them can be uploaded.",
             roots_list(roots)
+        ))
+    };
+    let Some(canonical) = candidates
+        .iter()
+        .find_map(|p| std::fs::canonicalize(p).ok())
+    else {
+        if !candidates
+            .iter()
+            .any(|p| roots.iter().any(|r| p.starts_with(r)))
+        {
+            return Err(outside());
+        }
+        return Err(ToolError::new(format!(
+            "no file at {raw:?} (upload roots: {}).",
+            roots_list(roots)
         )));
+    };
+    let Some(root) = roots.iter().find(|r| canonical.starts_with(r)) else {
+        return Err(outside());
     };
     let inside = canonical.strip_prefix(root).unwrap_or(Path::new(""));
     if inside
@@ -209,6 +223,19 @@ pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
         return Err(ToolError::new(format!(
             "{shown} is not a regular file (folders, devices, pipes and sockets are not uploaded)."
         )));
+    }
+    // A hard link inside a root can name any file of the same file system, outside the roots
+    // too, and nothing in the path shows it: refuse files with more than one name.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(ToolError::new(format!(
+                "{shown} has {} hard links, so it may be a file from outside the upload roots; it is not \
+                 uploaded. Copy the file into the upload root (a copy, not a link) and upload that.",
+                meta.nlink()
+            )));
+        }
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(ToolError::new(format!(
@@ -409,6 +436,11 @@ mod tests {
     #[test]
     fn filenames() {
         assert_eq!(check_filename(" chart.png ").unwrap(), "chart.png");
+        // Stored as the model is shown it: the bidi override is gone.
+        assert_eq!(
+            check_filename("invoice\u{202E}gpj.exe").unwrap(),
+            "invoicegpj.exe"
+        );
         for bad in ["", "a/b.png", "..", "x\u{0}y", "a\\b"] {
             assert!(check_filename(bad).is_err(), "{bad:?}");
         }
@@ -431,6 +463,52 @@ mod tests {
             .message;
         assert!(e.contains("changed while it was being opened"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A fresh folder under the system's temp dir, canonical, removed by the caller.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("whop-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.canonicalize().unwrap()
+    }
+
+    #[test]
+    fn paths_outside_the_roots_get_one_answer_whether_or_not_they_exist() {
+        let root = scratch("oracle");
+        let roots = [root.clone()];
+        let there = confine(&roots, "/etc/passwd").unwrap_err().message;
+        let missing = confine(&roots, "/etc/no-such-file-here")
+            .unwrap_err()
+            .message;
+        assert_eq!(
+            there.replace("/etc/passwd", "X"),
+            missing.replace("/etc/no-such-file-here", "X")
+        );
+        assert!(there.contains("outside the upload roots"), "{there}");
+        // Inside a root, a missing file is simply missing.
+        let inside = confine(&roots, "nope.txt").unwrap_err().message;
+        assert!(inside.starts_with("no file at"), "{inside}");
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_to_a_file_elsewhere_is_refused() {
+        let root = scratch("hardlink-root");
+        let elsewhere = scratch("hardlink-outside");
+        std::fs::write(elsewhere.join("secret.txt"), "secret").unwrap();
+        std::fs::hard_link(elsewhere.join("secret.txt"), root.join("innocent.txt")).unwrap();
+        let path = confine(std::slice::from_ref(&root), "innocent.txt").unwrap();
+        let e = read_confined(&path).unwrap_err().message;
+        assert!(
+            e.contains("2 hard links") && e.contains("not uploaded"),
+            "{e}"
+        );
+        std::fs::write(root.join("plain.txt"), "ok").unwrap();
+        assert_eq!(read_confined(&root.join("plain.txt")).unwrap(), b"ok");
+        std::fs::remove_dir_all(&root).ok();
+        std::fs::remove_dir_all(&elsewhere).ok();
     }
 
     #[test]
