@@ -2,11 +2,9 @@
 //! loopback port. Every tool, paging a whole channel, an upload whose bytes arrive intact,
 //! and each error class.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok};
 use serde_json::{Value, json};
 use whop_chat_mcp::sandbox::{Fault, FaultAction};
 
@@ -25,7 +23,7 @@ async fn tools_list_matches_the_checked_in_snapshot() {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         current == expected,
-        "tools/list changed. Review the difference, then update the snapshot with:\n  UPDATE_SNAPSHOTS=1 cargo test --test e2e tools_list\n\ncurrent:\n{current}"
+        "tools/list changed. Review the difference, then update the snapshot with:\n  UPDATE_SNAPSHOTS=1 cargo test --test integration tools_list\n\ncurrent:\n{current}"
     );
 }
 

@@ -1,8 +1,6 @@
 //! Shared test harness: an in-process sandbox on a loopback port, the built binary as a child
 //! process, and rmcp's client talking to it over stdio.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 use std::{
     process::Stdio,
     sync::{Arc, Mutex},
@@ -84,23 +82,6 @@ pub async fn connect(cmd: tokio::process::Command) -> Client {
         .serve(transport)
         .await
         .expect("initialize succeeds")
-}
-
-/// Like [`connect`] but keeps the server's stderr for inspection.
-pub async fn connect_with_stderr(
-    cmd: tokio::process::Command,
-) -> (Client, tokio::process::ChildStderr) {
-    let (transport, stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server spawns");
-    (
-        Recorder::default()
-            .serve(transport)
-            .await
-            .expect("initialize succeeds"),
-        stderr.expect("piped"),
-    )
 }
 
 pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {

@@ -1,11 +1,9 @@
 //! The Streamable HTTP transport: authentication, DNS-rebinding protection, CORS, limits,
 //! shutdown, and the official Python SDK as a client.
 
-mod common;
-
 use std::{path::Path, process::Command, time::Duration};
 
-use common::http_server;
+use crate::common::{self, http_server};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "tok_test_5b2c7e9a1f3d4c6b";

@@ -2,15 +2,13 @@
 //! anything is sent to Whop (the sandbox sees no `POST /files`), and ordinary files inside a
 //! root upload intact.
 
-mod common;
-
 use std::{
     os::unix::{ffi::OsStrExt as _, fs::symlink},
     path::{Path, PathBuf},
     time::Duration,
 };
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok};
 use serde_json::json;
 use whop_chat_mcp::sandbox::Sandbox;
 

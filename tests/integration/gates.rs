@@ -1,8 +1,6 @@
 //! Write gates: read-only mode, the send allowlist, mass mentions, and tool selection.
 
-mod common;
-
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok};
 use serde_json::json;
 
 async fn tool_names(client: &common::Client) -> Vec<String> {

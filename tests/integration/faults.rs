@@ -6,11 +6,9 @@
 //! tool's text matters the binary is driven over stdio with the default policy (or, when the
 //! default backoff would make the test slow, the same server in-process with the short policy).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{call, command, connect, err, fast_policy, ok, whop_client};
+use crate::common::{self, call, command, connect, err, fast_policy, ok, whop_client};
 use serde_json::{Value, json};
 use whop_chat_mcp::{
     sandbox::{Fault, FaultAction, LoggedRequest, Sandbox, UploadOutcome},

@@ -3,8 +3,7 @@
 //! tools, environment variables, secrets. The manifest is also checked by the official packer
 //! (`@anthropic-ai/mcpb@2.1.2 validate`, installed from npm into target/ on first run).
 
-mod common;
-
+use crate::common;
 use std::{collections::BTreeSet, path::Path, process::Command};
 
 use serde_json::Value;

@@ -2,10 +2,8 @@
 //! (the protocol), not on stderr (logs, even at `RUST_LOG=trace`), not base64-encoded, not in
 //! `Debug` output, and not when Whop itself echoes it back.
 
-mod common;
-
+use crate::common::{self, Captured, call, command, connect_captured, err, ok, random_key};
 use base64::Engine as _;
-use common::{Captured, call, command, connect_captured, err, ok, random_key};
 use serde_json::json;
 use whop_chat_mcp::{
     config::{Config, ServeArgs},

@@ -2,11 +2,9 @@
 //! voting, opening support chats, waiting for new messages, resources with subscriptions in
 //! both protocol eras, prompts, and whoami.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok};
 use rmcp::{
     ClientServiceExt,
     model::{

@@ -2,11 +2,9 @@
 //! error (never anything but JSON-RPC on stdout), keeps serving, and exits 0 at EOF. Then a
 //! property test throws arbitrary argument objects at every tool of one long-lived server.
 
-mod common;
-
 use std::{collections::HashMap, time::Duration};
 
-use common::RawServer;
+use crate::common::{self, RawServer};
 use proptest::{
     prelude::*,
     test_runner::{Config, TestCaseError, TestRunner},

@@ -2,11 +2,9 @@
 //! up others, `notifications/cancelled` stops the HTTP work behind a call, and EOF, SIGINT and
 //! SIGTERM end the process cleanly and quickly, also with a call in flight.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{RawServer, call, command, connect, ok};
+use crate::common::{self, RawServer, call, command, connect, ok};
 use rmcp::{
     model::{CallToolRequest, CallToolRequestParams, ClientRequest},
     service::PeerRequestOptions,
