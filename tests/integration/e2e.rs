@@ -397,7 +397,8 @@ async fn list_support_channels_shows_the_inbox() {
 #[tokio::test]
 async fn upload_from_a_root_arrives_intact_reports_progress_and_attaches() {
     let sb = common::sandbox().await;
-    let dir = tempdir();
+    let tmp = common::tempdir();
+    let dir = tmp.path();
     let bytes: Vec<u8> = (0..300_000u32)
         .map(|i| (i.wrapping_mul(31) % 256) as u8)
         .collect();
@@ -479,7 +480,8 @@ async fn upload_from_base64() {
 #[tokio::test]
 async fn local_paths_need_an_upload_root_and_stay_inside_it() {
     let sb = common::sandbox().await;
-    let dir = tempdir();
+    let tmp = common::tempdir();
+    let dir = tmp.path();
     std::fs::write(dir.join("ok.txt"), "fine").unwrap();
     let none = connect(command(&sb, &[])).await;
     let e = err(&call(&none, "upload_file", json!({"path": dir.join("ok.txt")})).await);
@@ -620,13 +622,4 @@ async fn demo_mode_needs_no_key() {
     let client = connect(cmd).await;
     let (text, _) = ok(&call(&client, "list_channels", json!({})).await);
     assert!(text.contains("#General"), "{text}");
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "whop-chat-mcp-test-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.canonicalize().unwrap()
 }

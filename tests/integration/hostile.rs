@@ -433,10 +433,10 @@ fn arbitrary_arguments_to_any_tool_never_crash_the_server() {
     let (sb, client, mut child, stderr, root) = rt.block_on(async {
         let sb = common::sandbox().await;
         let root = common::tempdir();
-        std::fs::write(root.join("ok.txt"), "fine").unwrap();
-        std::fs::create_dir(root.join("sub")).unwrap();
-        std::fs::write(root.join("sub").join("note.md"), "# note").unwrap();
-        let mut cmd = common::command(&sb, &[("WHOP_UPLOAD_ROOTS", root.to_str().unwrap())]);
+        std::fs::write(root.path().join("ok.txt"), "fine").unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        std::fs::write(root.path().join("sub").join("note.md"), "# note").unwrap();
+        let mut cmd = common::command(&sb, &[("WHOP_UPLOAD_ROOTS", root.path().to_str().unwrap())]);
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -478,7 +478,7 @@ fn arbitrary_arguments_to_any_tool_never_crash_the_server() {
         sb.newest_message_id(&sb.channel_id("General")).unwrap(),
         "ok.txt".into(),
         "sub/note.md".into(),
-        root.join("ok.txt").display().to_string(),
+        root.path().join("ok.txt").display().to_string(),
         "../../../etc/passwd".into(),
         "/etc/passwd".into(),
         "/dev/zero".into(),

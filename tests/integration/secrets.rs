@@ -82,7 +82,8 @@ async fn no_key_appears_in_any_output_even_at_trace_level() {
     let readonly = random_key();
     sb.add_account_key(&readonly, &["chat:read"]);
     let secrets = [key.as_str(), wrong.as_str(), readonly.as_str()];
-    let root = common::tempdir();
+    let tmp = common::tempdir();
+    let root = tmp.path();
     std::fs::write(root.join("report.txt"), "quarterly numbers").unwrap();
     let root_s = root.to_str().unwrap();
     let feed = sb.channel_id("General");

@@ -285,14 +285,14 @@ pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathB
         .expect("initialize succeeds")
 }
 
-/// A fresh, canonical temporary folder.
-pub fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "whop-chat-mcp-test-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.canonicalize().unwrap()
+/// A fresh temporary folder whose path is canonical (so it can be compared with the paths the
+/// server resolves); removed with everything in it when the guard is dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    let base = std::env::temp_dir().canonicalize().unwrap();
+    tempfile::Builder::new()
+        .prefix("whop-chat-mcp-test-")
+        .tempdir_in(base)
+        .unwrap()
 }
 
 /// Checks that one line the server wrote on stdout is a JSON-RPC 2.0 message and returns it.
