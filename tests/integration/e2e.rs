@@ -596,12 +596,12 @@ async fn error_classes_name_cause_and_next_step() {
 
 #[tokio::test]
 async fn an_unreachable_whop_is_reported_not_crashed_on() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port that is bound but not listening refuses every connection. Holding it to the end
+    // of the test keeps it from being handed to a server another test starts meanwhile, which
+    // a port merely found free and let go could be.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let sb = common::sandbox().await;
     let mut cmd = command(&sb, &[]);
     cmd.env("WHOP_BASE_URL", format!("http://127.0.0.1:{port}/api/v1"));

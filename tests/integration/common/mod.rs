@@ -3,7 +3,7 @@
 
 use std::{
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use rmcp::{
@@ -143,8 +143,14 @@ pub fn run(cmd: &mut std::process::Command, what: &str) {
 }
 
 /// A Python with the official MCP SDK (mcp==2.3.0): WHOP_MCP_TEST_PYTHON, or a virtualenv
-/// under target/ made on first use (about 20 s; needs python3 and PyPI).
+/// under target/ made on first use (about 20 s; needs python3 and PyPI). Tests that need it run
+/// in parallel threads: the first one makes it, the others wait for it.
 pub fn python_with_mcp() -> std::path::PathBuf {
+    static PYTHON: OnceLock<std::path::PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(install_python_with_mcp).clone()
+}
+
+fn install_python_with_mcp() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("WHOP_MCP_TEST_PYTHON") {
         return p.into();
     }
