@@ -5,10 +5,17 @@
 //! ([`common::fast_policy`]: 4 attempts, 20 ms first backoff, 300 ms per attempt); where the
 //! tool's text matters the binary is driven over stdio with the default policy (or, when the
 //! default backoff would make the test slow, the same server in-process with the short policy).
+//!
+//! Tests that differ only in the fault and what follows from it are rows of a table
+//! ([`common::cases`]): one body per kind of call, one case per behaviour.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashSet,
+    ops::Range,
+    time::{Duration, Instant},
+};
 
-use crate::common::{self, call, command, connect, err, fast_policy, ok, whop_client};
+use crate::common::{self, call, cases, command, connect, err, fast_policy, ok, whop_client};
 use serde_json::{Value, json};
 use whop_chat_mcp::{
     sandbox::{Fault, FaultAction, LoggedRequest, Sandbox, UploadOutcome},
@@ -25,6 +32,19 @@ fn retry_after_ms(status: u16, ms: u32) -> FaultAction {
     }
 }
 
+/// `action` on `method path` for the first `times` requests, or for every one (`None`).
+fn fault(method: &str, path: &str, action: FaultAction, times: Option<u32>) -> Fault {
+    let fault = Fault::on(method, path, action);
+    match times {
+        Some(n) => fault.times(n),
+        None => fault,
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
 fn idempotency_keys(requests: &[LoggedRequest]) -> Vec<String> {
     requests
         .iter()
@@ -34,6 +54,12 @@ fn idempotency_keys(requests: &[LoggedRequest]) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+/// Asserts that every request carries one and the same Idempotency-Key.
+fn one_key(requests: &[LoggedRequest]) {
+    let keys: HashSet<_> = idempotency_keys(requests).into_iter().collect();
+    assert_eq!(keys.len(), 1, "every attempt reuses the key: {keys:?}");
 }
 
 fn unique(prefix: &str) -> String {
@@ -48,254 +74,303 @@ fn upload_puts(sb: &Sandbox) -> Vec<LoggedRequest> {
         .collect()
 }
 
+/// How a tool call reaches the server.
+#[derive(Clone, Copy)]
+enum Via {
+    /// The binary over stdio, with the default retry policy.
+    Binary,
+    /// The same server in this process with the short policy, where the default backoff
+    /// would make the test slow.
+    InProcess,
+}
+
+async fn session(sb: &Sandbox, via: Via) -> common::Client {
+    match via {
+        Via::Binary => connect(command(sb, &[])).await,
+        Via::InProcess => common::in_process(sb, fast_policy(), Vec::new()).await,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reads (GET): retried on transient failures
 
-#[tokio::test]
-async fn a_read_is_retried_after_the_connection_dropped_before_processing() {
+/// A channel read by the in-process client whose first attempts meet a fault.
+struct ReadRecovers {
+    fault: FaultAction,
+    /// How many attempts meet it.
+    times: u32,
+    /// The requests the sandbox sees, the one that succeeds included.
+    requests: usize,
+    /// How long the whole read takes, where that is the point.
+    took: Option<Range<Duration>>,
+    /// Why `requests` and `took` are what they are.
+    why: String,
+}
+
+async fn a_read_recovers(case: ReadRecovers) {
     let sb = common::sandbox().await;
     let c = whop_client(&sb, fast_policy());
     let feed = sb.channel_id("General");
     let path = format!("/chat_channels/{feed}");
-    sb.add_fault(Fault::on("GET", &path, FaultAction::DropBeforeProcessing).times(2));
+    let why = &case.why;
+    sb.add_fault(fault("GET", &path, case.fault, Some(case.times)));
+    let started = Instant::now();
     let channel = c
         .get_chat_channel(&feed)
         .await
-        .expect("the third attempt succeeds");
-    assert_eq!(channel.id, feed);
-    assert_eq!(
-        sb.requests_to("GET", &path).len(),
-        3,
-        "2 dropped + 1 answered"
-    );
+        .unwrap_or_else(|e| panic!("{why}: {e}"));
+    let took = started.elapsed();
+    assert_eq!(channel.id, feed, "{why}");
+    assert_eq!(sb.requests_to("GET", &path).len(), case.requests, "{why}");
+    if let Some(range) = case.took {
+        assert!(range.contains(&took), "{why}: {took:?}");
+    }
 }
 
-#[tokio::test]
-async fn a_read_that_outlasts_the_attempt_timeout_is_retried_without_waiting_it_out() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let path = format!("/chat_channels/{feed}");
-    sb.add_fault(Fault::on("GET", &path, FaultAction::Delay(Duration::from_secs(3))).times(1));
-    let started = Instant::now();
-    c.get_chat_channel(&feed)
-        .await
-        .expect("the second attempt succeeds");
-    let took = started.elapsed();
-    assert_eq!(sb.requests_to("GET", &path).len(), 2);
-    assert!(
-        took >= Duration::from_millis(290) && took < Duration::from_millis(1500),
-        "the first attempt is abandoned after the 300 ms attempt timeout, not after the 3 s delay: {took:?}"
-    );
-}
+cases!(
+    a_read_recovers,
+    a_read_is_retried_after_the_connection_dropped_before_processing(ReadRecovers {
+        fault: FaultAction::DropBeforeProcessing,
+        times: 2,
+        requests: 3,
+        took: None,
+        why: "2 dropped + 1 answered".into(),
+    }),
+    a_read_that_outlasts_the_attempt_timeout_is_retried_without_waiting_it_out(ReadRecovers {
+        fault: FaultAction::Delay(Duration::from_secs(3)),
+        times: 1,
+        requests: 2,
+        took: Some(ms(290)..ms(1500)),
+        why: "the first attempt is abandoned after the 300 ms attempt timeout, not after the 3 s \
+              delay"
+            .into(),
+    }),
+    // Backoff alone would wait at most 20 ms: a longer wait can only come from the header.
+    a_429_waits_as_long_as_retry_after_says(ReadRecovers {
+        fault: FaultAction::rate_limited(1.0),
+        times: 1,
+        requests: 2,
+        took: Some(ms(950)..ms(2500)),
+        why: "Retry-After: 1 is honoured".into(),
+    }),
+    retry_after_ms_is_honoured(ReadRecovers {
+        fault: retry_after_ms(503, 400),
+        times: 1,
+        requests: 2,
+        took: Some(ms(390)..ms(1500)),
+        why: "retry-after-ms: 400 is honoured".into(),
+    }),
+);
 
 #[tokio::test]
 async fn reads_are_retried_on_408_409_429_and_5xx_until_they_succeed() {
+    for status in [408, 409, 429, 500, 502, 503, 504] {
+        a_read_recovers(ReadRecovers {
+            fault: FaultAction::status(status),
+            times: 2,
+            requests: 3,
+            took: None,
+            why: format!("HTTP {status} twice, then success"),
+        })
+        .await;
+    }
+}
+
+/// A channel read by the in-process client that fails for good: Whop's status, after as many
+/// attempts as the sandbox saw requests.
+struct ReadFails {
+    fault: FaultAction,
+    /// How many attempts meet it; `None`: every one.
+    times: Option<u32>,
+    status: u16,
+    attempts: u32,
+    why: String,
+}
+
+async fn a_read_fails(case: ReadFails) {
     let sb = common::sandbox().await;
     let c = whop_client(&sb, fast_policy());
     let feed = sb.channel_id("General");
     let path = format!("/chat_channels/{feed}");
-    for status in [408, 409, 429, 500, 502, 503, 504] {
-        sb.clear_requests();
-        sb.add_fault(Fault::on("GET", &path, FaultAction::status(status)).times(2));
-        let channel = c
-            .get_chat_channel(&feed)
-            .await
-            .unwrap_or_else(|e| panic!("HTTP {status} twice, then success: {e}"));
-        assert_eq!(channel.id, feed);
-        assert_eq!(sb.requests_to("GET", &path).len(), 3, "HTTP {status}");
+    let why = &case.why;
+    sb.add_fault(fault("GET", &path, case.fault, case.times));
+    match c.get_chat_channel(&feed).await.unwrap_err() {
+        Error::Api {
+            status, attempts, ..
+        } => assert_eq!((status, attempts), (case.status, case.attempts), "{why}"),
+        other => panic!("{why}: {other:?}"),
     }
+    assert_eq!(
+        sb.requests_to("GET", &path).len(),
+        case.attempts as usize,
+        "{why}"
+    );
 }
 
 #[tokio::test]
 async fn reads_are_not_retried_on_errors_a_retry_cannot_fix() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let path = format!("/chat_channels/{feed}");
     for status in [400, 401, 403, 404, 422] {
-        sb.clear_requests();
-        sb.add_fault(Fault::on("GET", &path, FaultAction::status(status)).times(1));
-        let e = c.get_chat_channel(&feed).await.unwrap_err();
-        assert_eq!(e.status(), Some(status));
-        assert_eq!(sb.requests_to("GET", &path).len(), 1, "HTTP {status}");
+        a_read_fails(ReadFails {
+            fault: FaultAction::status(status),
+            times: Some(1),
+            status,
+            attempts: 1,
+            why: format!("HTTP {status}"),
+        })
+        .await;
     }
 }
 
-#[tokio::test]
-async fn a_429_waits_as_long_as_retry_after_says() {
+cases!(
+    a_read_fails,
+    a_read_that_keeps_failing_gives_up_after_the_last_attempt(ReadFails {
+        fault: FaultAction::status(502),
+        times: None,
+        status: 502,
+        attempts: 4,
+        why: "max_attempts = 4".into(),
+    }),
+);
+
+/// A `list_messages` call that meets a fault on every attempt (or the first `times`): a tool
+/// error that says what happened and what to do, and no unknown outcome, since a read changes
+/// nothing. With the fault gone, the same call works.
+struct ReadRefused {
+    via: Via,
+    fault: FaultAction,
+    times: Option<u32>,
+    /// Fragments of the error text.
+    says: &'static [&'static str],
+    /// The requests the sandbox sees.
+    requests: usize,
+    /// How long the call takes, where that is the point.
+    took: Option<Range<Duration>>,
+    /// Why `requests` and `took` are what they are.
+    why: &'static str,
+}
+
+async fn a_read_is_refused(case: ReadRefused) {
     let sb = common::sandbox().await;
-    // Backoff alone would wait at most 20 ms: a longer wait can only come from the header.
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let path = format!("/chat_channels/{feed}");
-    sb.add_fault(Fault::on("GET", &path, FaultAction::rate_limited(1.0)).times(1));
+    let client = session(&sb, case.via).await;
+    let why = case.why;
+    let args = json!({"channel_id": sb.channel_id("General"), "limit": 5});
+    sb.add_fault(fault("GET", "/messages", case.fault, case.times));
     let started = Instant::now();
-    c.get_chat_channel(&feed)
-        .await
-        .expect("succeeds after the wait");
-    let took = started.elapsed();
-    assert_eq!(sb.requests_to("GET", &path).len(), 2);
-    assert!(
-        took >= Duration::from_millis(950) && took < Duration::from_millis(2500),
-        "Retry-After: 1 is honoured: {took:?}"
-    );
-}
-
-#[tokio::test]
-async fn retry_after_ms_is_honoured() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let path = format!("/chat_channels/{feed}");
-    sb.add_fault(Fault::on("GET", &path, retry_after_ms(503, 400)).times(1));
-    let started = Instant::now();
-    c.get_chat_channel(&feed)
-        .await
-        .expect("succeeds after the wait");
-    let took = started.elapsed();
-    assert_eq!(sb.requests_to("GET", &path).len(), 2);
-    assert!(
-        took >= Duration::from_millis(390) && took < Duration::from_millis(1500),
-        "retry-after-ms: 400 is honoured: {took:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_read_that_keeps_failing_gives_up_after_the_last_attempt() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let path = format!("/chat_channels/{feed}");
-    sb.add_fault(Fault::on("GET", &path, FaultAction::status(502)));
-    match c.get_chat_channel(&feed).await.unwrap_err() {
-        Error::Api {
-            status, attempts, ..
-        } => assert_eq!((status, attempts), (502, 4)),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(sb.requests_to("GET", &path).len(), 4, "max_attempts = 4");
-}
-
-#[tokio::test]
-async fn a_read_that_keeps_failing_says_what_happened_and_when_to_retry() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let args = json!({"channel_id": feed, "limit": 5});
-
-    // 5xx: unavailable, after the default policy's 5 attempts.
-    sb.add_fault(Fault::on("GET", "/messages", retry_after_ms(503, 30)));
     let e = err(&call(&client, "list_messages", args.clone()).await);
-    assert!(
-        e.contains("temporarily unavailable")
-            && e.contains("HTTP 503; 5 attempts")
-            && e.contains("Retry after 1 s"),
-        "{e}"
-    );
+    let took = started.elapsed();
+    for fragment in case.says {
+        assert!(e.contains(fragment), "{fragment:?} missing: {e}");
+    }
     assert!(
         !e.contains("did not confirm"),
         "a read changes nothing, so it has no unknown outcome: {e}"
     );
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 5);
-
-    // 429: rate limited.
-    sb.clear_faults();
-    sb.clear_requests();
-    sb.add_fault(Fault::on(
-        "GET",
-        "/messages",
-        FaultAction::rate_limited(0.03),
-    ));
-    let e = err(&call(&client, "list_messages", args.clone()).await);
-    assert!(
-        e.contains("rate limiting")
-            && e.contains("HTTP 429; 5 attempts")
-            && e.contains("Retry after 1 s"),
-        "{e}"
+    assert_eq!(
+        sb.requests_to("GET", "/messages").len(),
+        case.requests,
+        "{why}"
     );
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 5);
+    if let Some(range) = case.took {
+        assert!(range.contains(&took), "{why}: {took:?}");
+    }
 
-    // The faults gone, the same call works.
     sb.clear_faults();
     let (_, s) = ok(&call(&client, "list_messages", args).await);
     assert_eq!(s["messages"].as_array().unwrap().len(), 5);
+    assert_eq!(sb.requests_to("GET", "/messages").len(), case.requests + 1);
 }
 
 #[tokio::test]
-async fn a_read_whose_connections_keep_dropping_says_whop_could_not_be_reached() {
-    let sb = common::sandbox().await;
-    let client = common::in_process(&sb, fast_policy(), Vec::new()).await;
-    let feed = sb.channel_id("General");
-    sb.add_fault(Fault::on(
-        "GET",
-        "/messages",
-        FaultAction::DropBeforeProcessing,
-    ));
-    let e = err(&call(&client, "list_messages", json!({"channel_id": feed})).await);
-    assert!(
-        e.contains("Could not get an answer from Whop")
-            && e.contains("(4 attempts)")
-            && e.contains("retry in a few seconds"),
-        "{e}"
-    );
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 4);
+async fn a_read_that_keeps_failing_says_what_happened_and_when_to_retry() {
+    // 5xx: unavailable.
+    a_read_is_refused(ReadRefused {
+        via: Via::Binary,
+        fault: retry_after_ms(503, 30),
+        times: None,
+        says: &[
+            "temporarily unavailable",
+            "HTTP 503; 5 attempts",
+            "Retry after 1 s",
+        ],
+        requests: 5,
+        took: None,
+        why: "the default policy's 5 attempts",
+    })
+    .await;
+    // 429: rate limited.
+    a_read_is_refused(ReadRefused {
+        via: Via::Binary,
+        fault: FaultAction::rate_limited(0.03),
+        times: None,
+        says: &["rate limiting", "HTTP 429; 5 attempts", "Retry after 1 s"],
+        requests: 5,
+        took: None,
+        why: "the default policy's 5 attempts",
+    })
+    .await;
 }
 
-#[tokio::test]
-async fn a_read_that_keeps_timing_out_ends_within_15_seconds_with_the_default_policy() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    sb.add_fault(Fault::on(
-        "GET",
-        "/messages",
-        FaultAction::Delay(Duration::from_secs(60)),
-    ));
-    let started = Instant::now();
-    let e = err(&call(&client, "list_messages", json!({"channel_id": feed})).await);
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(16),
-        "the call deadline is 15 s: {took:?}"
-    );
-    assert!(
-        took >= Duration::from_secs(10),
-        "the first attempt may take its full 10 s: {took:?}"
-    );
-    assert!(
-        e.contains("timed out") && e.contains("retry in a few seconds"),
-        "{e}"
-    );
-    assert_eq!(
-        sb.requests_to("GET", "/messages").len(),
-        2,
-        "a 10 s attempt, then a second one cut short by the deadline"
-    );
-}
+cases!(
+    a_read_is_refused,
+    a_read_whose_connections_keep_dropping_says_whop_could_not_be_reached(ReadRefused {
+        via: Via::InProcess,
+        fault: FaultAction::DropBeforeProcessing,
+        times: None,
+        says: &[
+            "Could not get an answer from Whop",
+            "(4 attempts)",
+            "retry in a few seconds",
+        ],
+        requests: 4,
+        took: None,
+        why: "the short policy's 4 attempts",
+    }),
+    a_read_that_keeps_timing_out_ends_within_15_seconds_with_the_default_policy(ReadRefused {
+        via: Via::Binary,
+        fault: FaultAction::Delay(Duration::from_secs(60)),
+        times: None,
+        says: &["timed out", "retry in a few seconds"],
+        requests: 2,
+        took: Some(Duration::from_secs(10)..Duration::from_secs(16)),
+        why: "a 10 s attempt, then a second one cut short by the 15 s call deadline",
+    }),
+    a_retry_after_beyond_the_cap_is_not_waited_for(ReadRefused {
+        via: Via::Binary,
+        fault: FaultAction::rate_limited(30.0),
+        times: None,
+        says: &["Retry after 30 s", "HTTP 429; 1 attempt)"],
+        requests: 1,
+        took: Some(Duration::ZERO..Duration::from_secs(2)),
+        why: "a 30 s Retry-After is over the 10 s cap: fail at once",
+    }),
+    a_malformed_answer_is_a_tool_error_and_the_next_call_works(ReadRefused {
+        via: Via::Binary,
+        fault: FaultAction::MalformedBody,
+        times: Some(1),
+        says: &["Whop sent an answer that could not be read", "retry"],
+        requests: 1,
+        took: None,
+        why: "an answer that came is not asked for again",
+    }),
+);
 
 #[tokio::test]
-async fn a_retry_after_beyond_the_cap_is_not_waited_for() {
+async fn a_truncated_answer_to_a_read_is_retried() {
     let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
+    let c = whop_client(&sb, fast_policy());
     let feed = sb.channel_id("General");
-    sb.add_fault(Fault::on(
-        "GET",
-        "/messages",
-        FaultAction::rate_limited(30.0),
-    ));
-    let started = Instant::now();
-    let e = err(&call(&client, "list_messages", json!({"channel_id": feed})).await);
-    let took = started.elapsed();
-    assert!(
-        took < Duration::from_secs(2),
-        "a 30 s Retry-After is over the 10 s cap: fail at once ({took:?})"
-    );
-    assert!(
-        e.contains("Retry after 30 s") && e.contains("HTTP 429; 1 attempt)"),
-        "{e}"
-    );
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 1);
+    sb.add_fault(Fault::on("GET", "/messages", FaultAction::TruncatedBody).times(1));
+    let page = c
+        .list_messages(&ListMessages {
+            channel_id: feed.clone(),
+            first: 10,
+            after: None,
+            newest_first: true,
+        })
+        .await
+        .expect("the retry gets the whole answer");
+    assert_eq!(page.data.len(), 10);
+    assert_eq!(sb.requests_to("GET", "/messages").len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,7 +419,7 @@ async fn every_post_carries_a_fresh_idempotency_key() {
     for k in &keys {
         assert!(uuid::Uuid::parse_str(k).is_ok(), "{k}");
     }
-    let distinct: std::collections::HashSet<_> = keys.iter().collect();
+    let distinct: HashSet<_> = keys.iter().collect();
     assert_eq!(
         distinct.len(),
         keys.len(),
@@ -352,37 +427,94 @@ async fn every_post_carries_a_fresh_idempotency_key() {
     );
 }
 
-#[tokio::test]
-async fn a_send_whose_response_was_lost_lands_exactly_once() {
+/// A `send_message` call that meets a fault on POST /messages on every attempt (or the first
+/// `times`). All attempts carry one Idempotency-Key, so the message exists at most once.
+struct Send {
+    via: Via,
+    fault: FaultAction,
+    times: Option<u32>,
+    /// `None`: the tool reports the message posted; otherwise fragments of its error text.
+    refused: Option<&'static [&'static str]>,
+    /// The POSTs the sandbox sees.
+    posts: usize,
+    /// How many messages with the text exist afterwards.
+    lands: usize,
+}
+
+/// What a [`Send`] left behind, for checks of its own.
+struct Sent {
+    sb: Sandbox,
+    feed: String,
+    content: String,
+    posts: Vec<LoggedRequest>,
+}
+
+async fn a_send(case: Send) -> Sent {
     let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
+    let client = session(&sb, case.via).await;
     let feed = sb.channel_id("General");
     let before = sb.message_count(&feed);
-    let content = unique("answer lost");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::DropAfterCommit).times(1));
-    let (text, s) = ok(&call(
+    let content = unique("sent through a fault");
+    sb.add_fault(fault("POST", "/messages", case.fault, case.times));
+    let result = call(
         &client,
         "send_message",
         json!({"channel_id": feed, "content": content}),
     )
-    .await);
+    .await;
+    match case.refused {
+        None => {
+            let (text, s) = ok(&result);
+            // The answer the tool got is the message the first attempt created.
+            let id = s["id"].as_str().unwrap();
+            assert_eq!(sb.newest_message_id(&feed).as_deref(), Some(id));
+            assert!(text.starts_with(&format!("Posted {id}")), "{text}");
+        }
+        Some(says) => {
+            let e = err(&result);
+            for fragment in says {
+                assert!(e.contains(fragment), "{fragment:?} missing: {e}");
+            }
+        }
+    }
     let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 2, "the lost answer is retried once");
-    let keys = idempotency_keys(&posts);
-    assert_eq!(keys[0], keys[1], "the retry reuses the key");
-    assert_eq!(sb.messages_with_content(&feed, &content), 1);
-    assert_eq!(sb.message_count(&feed), before + 1);
-    // The answer the tool got is the message the first attempt created.
-    let id = s["id"].as_str().unwrap();
-    assert_eq!(sb.newest_message_id(&feed).as_deref(), Some(id));
-    assert!(text.starts_with(&format!("Posted {id}")), "{text}");
+    assert_eq!(posts.len(), case.posts);
+    one_key(&posts);
+    assert_eq!(sb.messages_with_content(&feed, &content), case.lands);
+    assert_eq!(sb.message_count(&feed), before + case.lands);
+    Sent {
+        sb,
+        feed,
+        content,
+        posts,
+    }
+}
+
+#[tokio::test]
+async fn a_send_whose_response_was_lost_lands_exactly_once() {
+    let Sent {
+        sb,
+        feed,
+        content,
+        posts,
+    } = a_send(Send {
+        via: Via::Binary,
+        fault: FaultAction::DropAfterCommit,
+        times: Some(1),
+        refused: None,
+        posts: 2,
+        lands: 1,
+    })
+    .await;
+    let id = sb.newest_message_id(&feed).unwrap();
+    let key = idempotency_keys(&posts).remove(0);
 
     // The sandbox answered the retry by replaying: the same key once more gives the same
     // message, marked as a replay, and creates nothing.
     let replay = reqwest::Client::new()
         .post(format!("{}/messages", sb.base_url()))
         .bearer_auth(sb.api_key())
-        .header("Idempotency-Key", &keys[0])
+        .header("Idempotency-Key", &key)
         .header("Content-Type", "application/json")
         .body(posts[0].body.clone())
         .send()
@@ -400,66 +532,71 @@ async fn a_send_whose_response_was_lost_lands_exactly_once() {
     assert_eq!(sb.messages_with_content(&feed, &content), 1);
 }
 
-#[tokio::test]
-async fn a_send_that_met_a_503_is_retried_and_lands_once() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let before = sb.message_count(&feed);
-    let content = unique("after a 503");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::status(503)).times(1));
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await);
-    let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 2);
-    let keys = idempotency_keys(&posts);
-    assert_eq!(keys[0], keys[1]);
-    assert_eq!(sb.messages_with_content(&feed, &content), 1);
-    assert_eq!(sb.message_count(&feed), before + 1);
+cases!(
+    a_send,
+    a_send_that_met_a_503_is_retried_and_lands_once(Send {
+        via: Via::Binary,
+        fault: FaultAction::status(503),
+        times: Some(1),
+        refused: None,
+        posts: 2,
+        lands: 1,
+    }),
+    a_send_whose_connection_dropped_before_processing_lands_once(Send {
+        via: Via::Binary,
+        fault: FaultAction::DropBeforeProcessing,
+        times: Some(1),
+        refused: None,
+        posts: 2,
+        lands: 1,
+    }),
+    a_send_that_keeps_failing_says_the_outcome_is_unknown_and_posted_nothing(Send {
+        via: Via::Binary,
+        fault: retry_after_ms(503, 30),
+        times: None,
+        refused: Some(&["HTTP 503; 5 attempts", "Whop did not confirm the change"]),
+        posts: 5,
+        lands: 0,
+    }),
+    a_send_whose_answers_are_always_lost_posts_once_and_says_the_outcome_is_unknown(Send {
+        via: Via::InProcess,
+        fault: FaultAction::DropAfterCommit,
+        times: None,
+        refused: Some(&[
+            "Could not get an answer from Whop",
+            "(4 attempts)",
+            "Whop did not confirm the change",
+            "list_messages",
+        ]),
+        posts: 4,
+        lands: 1,
+    }),
+    // The message was created although its answer was unreadable, and an answer that came is
+    // not asked for again: the model is told to check.
+    a_send_whose_answer_was_malformed_tells_the_model_to_check_before_retrying(Send {
+        via: Via::Binary,
+        fault: FaultAction::MalformedBody,
+        times: Some(1),
+        refused: Some(&["could not be read", "Whop did not confirm the change"]),
+        posts: 1,
+        lands: 1,
+    }),
+);
+
+/// A message created by the in-process client whose first attempt meets a fault: the retry
+/// succeeds with the same key and the message exists once. `settle` lets an abandoned first
+/// attempt finish inside the sandbox before anything is counted.
+struct CreateRetried {
+    fault: FaultAction,
+    settle: Duration,
 }
 
-#[tokio::test]
-async fn a_send_whose_connection_dropped_before_processing_lands_once() {
+async fn a_created_message_lands_once(case: CreateRetried) {
     let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let before = sb.message_count(&feed);
-    let content = unique("connection dropped");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::DropBeforeProcessing).times(1));
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await);
-    let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 2);
-    let keys = idempotency_keys(&posts);
-    assert_eq!(keys[0], keys[1]);
-    assert_eq!(sb.messages_with_content(&feed, &content), 1);
-    assert_eq!(sb.message_count(&feed), before + 1);
-}
-
-#[tokio::test]
-async fn a_send_that_outlasted_the_attempt_timeout_lands_exactly_once() {
-    let sb = common::sandbox().await;
-    // Whop is slow once: the first attempt is abandoned after 300 ms while Whop still holds
-    // it (and may yet process it); the retry carries the same key.
     let c = whop_client(&sb, fast_policy());
     let feed = sb.channel_id("General");
-    let content = unique("slow whop");
-    sb.add_fault(
-        Fault::on(
-            "POST",
-            "/messages",
-            FaultAction::Delay(Duration::from_secs(1)),
-        )
-        .times(1),
-    );
+    let content = unique("created through a fault");
+    sb.add_fault(Fault::on("POST", "/messages", case.fault).times(1));
     let m = c
         .create_message(&CreateMessage {
             channel_id: feed.clone(),
@@ -468,15 +605,29 @@ async fn a_send_that_outlasted_the_attempt_timeout_lands_exactly_once() {
         })
         .await
         .expect("the retry succeeds");
-    // Let the abandoned first attempt finish inside the sandbox.
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(case.settle).await;
+    assert_eq!(m.content.as_deref(), Some(content.as_str()));
     let posts = sb.requests_to("POST", "/messages");
     assert_eq!(posts.len(), 2);
-    let keys = idempotency_keys(&posts);
-    assert_eq!(keys[0], keys[1]);
+    one_key(&posts);
     assert_eq!(sb.messages_with_content(&feed, &content), 1);
     assert_eq!(sb.newest_message_id(&feed), Some(m.id));
 }
+
+cases!(
+    a_created_message_lands_once,
+    // Whop is slow once: the first attempt is abandoned after 300 ms while Whop still holds
+    // it (and may yet process it); the retry carries the same key.
+    a_send_that_outlasted_the_attempt_timeout_lands_exactly_once(CreateRetried {
+        fault: FaultAction::Delay(Duration::from_secs(1)),
+        settle: ms(1300),
+    }),
+    // The retry gets the replayed answer.
+    a_send_whose_answer_was_cut_off_is_retried_and_lands_once(CreateRetried {
+        fault: FaultAction::TruncatedBody,
+        settle: Duration::ZERO,
+    }),
+);
 
 #[tokio::test]
 async fn two_deliberate_sends_of_the_same_text_post_twice() {
@@ -497,201 +648,64 @@ async fn two_deliberate_sends_of_the_same_text_post_twice() {
     assert_eq!(sb.message_count(&feed), before + 2);
 }
 
-#[tokio::test]
-async fn a_send_that_keeps_failing_says_the_outcome_is_unknown_and_posted_nothing() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let before = sb.message_count(&feed);
-    let content = unique("never lands");
-    sb.add_fault(Fault::on("POST", "/messages", retry_after_ms(503, 30)));
-    let e = err(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await);
-    assert!(
-        e.contains("HTTP 503; 5 attempts") && e.contains("Whop did not confirm the change"),
-        "{e}"
-    );
-    let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 5);
-    let keys: std::collections::HashSet<_> = idempotency_keys(&posts).into_iter().collect();
-    assert_eq!(keys.len(), 1, "all five attempts share one key");
-    assert_eq!(sb.messages_with_content(&feed, &content), 0);
-    assert_eq!(sb.message_count(&feed), before);
-}
-
-#[tokio::test]
-async fn a_send_whose_answers_are_always_lost_posts_once_and_says_the_outcome_is_unknown() {
-    let sb = common::sandbox().await;
-    let client = common::in_process(&sb, fast_policy(), Vec::new()).await;
-    let feed = sb.channel_id("General");
-    let before = sb.message_count(&feed);
-    let content = unique("never answered");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::DropAfterCommit));
-    let e = err(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await);
-    assert!(
-        e.contains("Could not get an answer from Whop")
-            && e.contains("(4 attempts)")
-            && e.contains("Whop did not confirm the change")
-            && e.contains("list_messages"),
-        "{e}"
-    );
-    let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 4);
-    let keys: std::collections::HashSet<_> = idempotency_keys(&posts).into_iter().collect();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(
-        sb.messages_with_content(&feed, &content),
-        1,
-        "posted exactly once"
-    );
-    assert_eq!(sb.message_count(&feed), before + 1);
-}
-
-#[tokio::test]
-async fn a_send_whose_answer_was_cut_off_is_retried_and_lands_once() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let content = unique("cut off");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::TruncatedBody).times(1));
-    let m = c
-        .create_message(&CreateMessage {
-            channel_id: feed.clone(),
-            content: content.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("the retry gets the replayed answer");
-    assert_eq!(m.content.as_deref(), Some(content.as_str()));
-    let posts = sb.requests_to("POST", "/messages");
-    assert_eq!(posts.len(), 2);
-    let keys = idempotency_keys(&posts);
-    assert_eq!(keys[0], keys[1]);
-    assert_eq!(sb.messages_with_content(&feed, &content), 1);
-}
-
-#[tokio::test]
-async fn a_send_whose_answer_was_malformed_tells_the_model_to_check_before_retrying() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let content = unique("garbled answer");
-    sb.add_fault(Fault::on("POST", "/messages", FaultAction::MalformedBody).times(1));
-    let e = err(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await);
-    assert!(
-        e.contains("could not be read") && e.contains("Whop did not confirm the change"),
-        "{e}"
-    );
-    assert_eq!(sb.requests_to("POST", "/messages").len(), 1);
-    assert_eq!(
-        sb.messages_with_content(&feed, &content),
-        1,
-        "the message was created although its answer was unreadable"
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // PATCH and DELETE: idempotent by nature, retried
 
-async fn own_message(sb: &Sandbox, c: &whop_chat_mcp::whop::Client) -> String {
-    c.create_message(&CreateMessage {
-        channel_id: sb.channel_id("General"),
-        content: unique("draft"),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-    .id
+/// A message of the key's own in General, and the in-process client that wrote it.
+async fn own_message(sb: &Sandbox) -> (whop_chat_mcp::whop::Client, String) {
+    let c = whop_client(sb, fast_policy());
+    let id = c
+        .create_message(&CreateMessage {
+            channel_id: sb.channel_id("General"),
+            content: unique("draft"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    (c, id)
 }
 
-#[tokio::test]
-async fn an_edit_that_met_a_503_is_retried_and_applied() {
+/// An edit whose first attempt meets `action`: retried, and applied once.
+async fn an_edit_is_retried_and_applied(action: FaultAction) {
     let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let id = own_message(&sb, &c).await;
+    let (c, id) = own_message(&sb).await;
+    let text = unique("edited");
     let path = format!("/messages/{id}");
-    sb.add_fault(Fault::on("PATCH", &path, FaultAction::status(503)).times(1));
+    sb.add_fault(Fault::on("PATCH", &path, action).times(1));
     let edited = c
         .update_message(
             &id,
             &UpdateMessage {
-                content: Some("final".into()),
+                content: Some(text.clone()),
                 is_pinned: None,
             },
         )
         .await
         .expect("the retry succeeds");
-    assert_eq!(edited.content.as_deref(), Some("final"));
+    assert_eq!(edited.content.as_deref(), Some(text.as_str()));
     assert_eq!(sb.requests_to("PATCH", &path).len(), 2);
     assert_eq!(
-        sb.messages_with_content(&sb.channel_id("General"), "final"),
+        sb.messages_with_content(&sb.channel_id("General"), &text),
         1
     );
 }
 
-#[tokio::test]
-async fn an_edit_whose_response_was_lost_is_retried_and_applied_once() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let id = own_message(&sb, &c).await;
-    let path = format!("/messages/{id}");
-    sb.add_fault(Fault::on("PATCH", &path, FaultAction::DropAfterCommit).times(1));
-    let edited = c
-        .update_message(
-            &id,
-            &UpdateMessage {
-                content: Some("edited once".into()),
-                is_pinned: None,
-            },
-        )
-        .await
-        .expect("the retry succeeds");
-    assert_eq!(edited.content.as_deref(), Some("edited once"));
-    assert_eq!(sb.requests_to("PATCH", &path).len(), 2);
-    assert_eq!(
-        sb.messages_with_content(&sb.channel_id("General"), "edited once"),
-        1
-    );
-}
+cases!(
+    an_edit_is_retried_and_applied,
+    an_edit_that_met_a_503_is_retried_and_applied(FaultAction::status(503)),
+    an_edit_whose_response_was_lost_is_retried_and_applied_once(FaultAction::DropAfterCommit),
+);
 
-#[tokio::test]
-async fn a_delete_that_met_a_503_is_retried_and_applied() {
+/// A delete whose first attempt meets `action`: retried once, the message is gone, and the
+/// caller is told so.
+async fn a_delete_is_retried_and_reported_done(action: FaultAction) {
     let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
     let feed = sb.channel_id("General");
-    let id = own_message(&sb, &c).await;
+    let (c, id) = own_message(&sb).await;
     let before = sb.message_count(&feed);
     let path = format!("/messages/{id}");
-    sb.add_fault(Fault::on("DELETE", &path, FaultAction::status(503)).times(1));
-    assert!(c.delete_message(&id).await.expect("the retry succeeds"));
-    assert_eq!(sb.requests_to("DELETE", &path).len(), 2);
-    assert_eq!(sb.message_count(&feed), before - 1);
-    assert_eq!(c.get_message(&id).await.unwrap_err().status(), Some(404));
-}
-
-#[tokio::test]
-async fn a_delete_whose_response_was_lost_is_reported_as_done() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    let id = own_message(&sb, &c).await;
-    let before = sb.message_count(&feed);
-    let path = format!("/messages/{id}");
-    sb.add_fault(Fault::on("DELETE", &path, FaultAction::DropAfterCommit).times(1));
+    sb.add_fault(Fault::on("DELETE", &path, action).times(1));
     let outcome = c.delete_message(&id).await;
     assert_eq!(sb.requests_to("DELETE", &path).len(), 2, "retried once");
     assert_eq!(sb.message_count(&feed), before - 1, "the message is gone");
@@ -699,53 +713,30 @@ async fn a_delete_whose_response_was_lost_is_reported_as_done() {
         matches!(outcome, Ok(true)),
         "the caller is told the delete happened, got {outcome:?}"
     );
+    assert_eq!(c.get_message(&id).await.unwrap_err().status(), Some(404));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Broken answers
-
-#[tokio::test]
-async fn a_malformed_answer_is_a_tool_error_and_the_next_call_works() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    let feed = sb.channel_id("General");
-    let args = json!({"channel_id": feed, "limit": 3});
-    sb.add_fault(Fault::on("GET", "/messages", FaultAction::MalformedBody).times(1));
-    let e = err(&call(&client, "list_messages", args.clone()).await);
-    assert!(
-        e.contains("Whop sent an answer that could not be read") && e.contains("retry"),
-        "{e}"
-    );
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 1);
-    let (_, s) = ok(&call(&client, "list_messages", args).await);
-    assert_eq!(s["messages"].as_array().unwrap().len(), 3);
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 2);
-}
-
-#[tokio::test]
-async fn a_truncated_answer_to_a_read_is_retried() {
-    let sb = common::sandbox().await;
-    let c = whop_client(&sb, fast_policy());
-    let feed = sb.channel_id("General");
-    sb.add_fault(Fault::on("GET", "/messages", FaultAction::TruncatedBody).times(1));
-    let page = c
-        .list_messages(&ListMessages {
-            channel_id: feed.clone(),
-            first: 10,
-            after: None,
-            newest_first: true,
-        })
-        .await
-        .expect("the retry gets the whole answer");
-    assert_eq!(page.data.len(), 10);
-    assert_eq!(sb.requests_to("GET", "/messages").len(), 2);
-}
+cases!(
+    a_delete_is_retried_and_reported_done,
+    a_delete_that_met_a_503_is_retried_and_applied(FaultAction::status(503)),
+    a_delete_whose_response_was_lost_is_reported_as_done(FaultAction::DropAfterCommit),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Uploads
 
-#[tokio::test]
-async fn an_upload_put_that_met_a_503_is_retried_and_the_bytes_arrive_intact() {
+/// An `upload_file` call over stdio whose first request to one step of the flow (`on`: method
+/// and path) meets a 503: the step is retried, there is one file object, and the bytes arrive
+/// intact.
+struct UploadRetried {
+    on: (&'static str, &'static str),
+    /// The POST /files requests the sandbox sees; they all carry one Idempotency-Key.
+    creates: usize,
+    /// The PUTs of the bytes to the presigned URL.
+    puts: usize,
+}
+
+async fn an_upload_is_retried(case: UploadRetried) {
     let sb = common::sandbox().await;
     let client = connect(command(&sb, &[])).await;
     let bytes: Vec<u8> = (0..150_000u32).map(|i| (i * 13 % 256) as u8).collect();
@@ -753,7 +744,8 @@ async fn an_upload_put_that_met_a_503_is_retried_and_the_bytes_arrive_intact() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(&bytes)
     };
-    sb.add_fault(Fault::on("PUT", "/_uploads/*", FaultAction::status(503)).times(1));
+    let (method, path) = case.on;
+    sb.add_fault(Fault::on(method, path, FaultAction::status(503)).times(1));
     let (_, s) = ok(&call(
         &client,
         "upload_file",
@@ -762,40 +754,33 @@ async fn an_upload_put_that_met_a_503_is_retried_and_the_bytes_arrive_intact() {
     .await);
     let id = s["id"].as_str().unwrap();
     assert_eq!(s["status"], "ready");
+    let creates = sb.requests_to("POST", "/files");
+    assert_eq!(
+        creates.len(),
+        case.creates,
+        "{method} {path} met a 503 once"
+    );
+    one_key(&creates);
     let puts = upload_puts(&sb);
-    assert_eq!(puts.len(), 2, "the PUT is retried once");
+    assert_eq!(puts.len(), case.puts, "{method} {path} met a 503 once");
     assert!(puts.iter().all(|p| p.path == format!("/_uploads/{id}")));
     assert!(puts.iter().all(|p| p.body.as_ref() == bytes.as_slice()));
-    assert_eq!(sb.requests_to("POST", "/files").len(), 1, "one file object");
     assert_eq!(sb.file_bytes(id).unwrap().as_ref(), bytes.as_slice());
 }
 
-#[tokio::test]
-async fn an_upload_whose_create_met_a_503_creates_one_file() {
-    let sb = common::sandbox().await;
-    let client = connect(command(&sb, &[])).await;
-    sb.add_fault(Fault::on("POST", "/files", FaultAction::status(503)).times(1));
-    let (_, s) = ok(&call(
-        &client,
-        "upload_file",
-        json!({"content_base64": "aGVsbG8gd2hvcA==", "filename": "hello.txt"}),
-    )
-    .await);
-    let creates = sb.requests_to("POST", "/files");
-    assert_eq!(creates.len(), 2);
-    let keys = idempotency_keys(&creates);
-    assert_eq!(keys[0], keys[1]);
-    let puts = upload_puts(&sb);
-    assert_eq!(puts.len(), 1, "one file object, uploaded once");
-    assert_eq!(
-        puts[0].path,
-        format!("/_uploads/{}", s["id"].as_str().unwrap())
-    );
-    assert_eq!(
-        sb.file_bytes(s["id"].as_str().unwrap()).as_deref(),
-        Some(&b"hello whop"[..])
-    );
-}
+cases!(
+    an_upload_is_retried,
+    an_upload_put_that_met_a_503_is_retried_and_the_bytes_arrive_intact(UploadRetried {
+        on: ("PUT", "/_uploads/*"),
+        creates: 1,
+        puts: 2,
+    }),
+    an_upload_whose_create_met_a_503_creates_one_file(UploadRetried {
+        on: ("POST", "/files"),
+        creates: 2,
+        puts: 1,
+    }),
+);
 
 #[tokio::test]
 async fn a_file_whose_processing_fails_is_a_clear_tool_error() {

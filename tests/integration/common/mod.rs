@@ -20,6 +20,21 @@ use whop_chat_mcp::sandbox::Sandbox;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_whop-chat-mcp");
 
+/// One `#[tokio::test]` per row of a table, each named for the behaviour it checks and running
+/// the same body on its own case: `cases!(body, name_of_a_test(Case { .. }), ..)` expands
+/// to `async fn name_of_a_test() { body(Case { .. }).await }`.
+macro_rules! cases {
+    ($body:path, $($name:ident($case:expr)),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $body($case).await;
+            }
+        )+
+    };
+}
+pub(crate) use cases;
+
 /// A key unlike any other string in the project, so a leak is easy to spot.
 pub fn random_key() -> String {
     format!("sk_test_{}", uuid::Uuid::new_v4().simple())
