@@ -205,12 +205,7 @@ async fn every_broken_request_gets_a_json_rpc_error_and_the_server_keeps_answeri
     );
 
     server.close_stdin();
-    let status = server
-        .wait_exit(Duration::from_secs(5))
-        .await
-        .expect("exits at stdin EOF");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr_text());
-    assert!(!server.stderr_text().contains("panicked"));
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -268,8 +263,7 @@ async fn garbage_before_initialize_is_answered_and_the_session_still_starts() {
     server.initialize().await;
     server.ping("after-garbage").await;
     server.close_stdin();
-    let status = server.wait_exit(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(status.code(), Some(0));
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -295,14 +289,7 @@ async fn broken_notifications_blank_lines_and_stray_responses_get_no_answer() {
         "the first line after them answers the ping: {next}"
     );
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -338,14 +325,7 @@ async fn a_flood_of_garbage_is_answered_at_a_bounded_rate_and_the_server_survive
     );
     server.ping("still-here").await;
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -361,14 +341,7 @@ async fn a_line_over_16_mib_is_refused_and_the_server_goes_on() {
     assert!(answer["id"].is_null());
     server.ping("after-oversized").await;
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 // ---------------------------------------------------------------------------------------------

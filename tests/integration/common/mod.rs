@@ -512,6 +512,21 @@ impl RawServer {
         Some(status.expect("wait succeeds"))
     }
 
+    /// Waits up to `limit` for the process to exit, asserts that it exited with code 0 and
+    /// without a panic, and returns how long it took.
+    pub async fn exits_cleanly(&mut self, limit: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        let status = self
+            .wait_exit(limit)
+            .await
+            .unwrap_or_else(|| panic!("still running after {limit:?}"));
+        let took = started.elapsed();
+        let stderr = self.stderr_text();
+        assert_eq!(status.code(), Some(0), "{status}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        took
+    }
+
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
