@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{self, call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok, send};
 use rmcp::{
     ClientServiceExt,
     model::{
@@ -20,12 +20,7 @@ async fn get_edit_and_delete_own_messages() {
     let sb = common::sandbox().await;
     let client = connect(command(&sb, &[])).await;
     let feed = sb.channel_id("General");
-    let (_, sent) = ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": "draft"}),
-    )
-    .await);
+    let (_, sent) = ok(&send(&client, &feed, "draft").await);
     let id = sent["id"].as_str().unwrap();
 
     let (text, m) = ok(&call(&client, "get_message", json!({"message_id": id})).await);
@@ -246,12 +241,7 @@ async fn open_support_channel_returns_the_existing_chat_or_a_new_one() {
     )
     .await);
     assert_eq!(again["id"], id, "the same customer gets the same chat");
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": id, "content": "Hi Sam, welcome!"}),
-    )
-    .await);
+    ok(&send(&client, &id, "Hi Sam, welcome!").await);
     assert_eq!(sb.message_count(id), 1);
     let e = err(&call(
         &client,

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::common::{self, call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok, send};
 use serde_json::{Value, json};
 use whop_chat_mcp::sandbox::{Fault, FaultAction};
 
@@ -382,12 +382,7 @@ async fn list_support_channels_shows_the_inbox() {
     let id = sb.support_channel_id("marcusl");
     let (msgs, _) = ok(&call(&client, "list_messages", json!({"channel_id": id})).await);
     assert!(msgs.contains("November invoice"), "{msgs}");
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": id, "content": "Refund issued, sorry about that!"}),
-    )
-    .await);
+    ok(&send(&client, &id, "Refund issued, sorry about that!").await);
     assert_eq!(
         sb.messages_with_content(&id, "Refund issued, sorry about that!"),
         1
@@ -528,12 +523,7 @@ async fn error_classes_name_cause_and_next_step() {
     let mut cmd = command(&sb, &[]);
     cmd.env("WHOP_API_KEY", "sk_readonly_key_0001");
     let ro = connect(cmd).await;
-    let e = err(&call(
-        &ro,
-        "send_message",
-        json!({"channel_id": feed, "content": "hi"}),
-    )
-    .await);
+    let e = err(&send(&ro, &feed, "hi").await);
     assert!(
         e.contains("HTTP 403") && e.contains("`chat:message:create`"),
         "{e}"

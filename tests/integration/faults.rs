@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::common::{self, call, cases, command, connect, err, fast_policy, ok, whop_client};
+use crate::common::{self, call, cases, command, connect, err, fast_policy, ok, send, whop_client};
 use serde_json::{Value, json};
 use whop_chat_mcp::{
     sandbox::{Fault, FaultAction, LoggedRequest, Sandbox, UploadOutcome},
@@ -456,12 +456,7 @@ async fn a_send(case: Send) -> Sent {
     let before = sb.message_count(&feed);
     let content = unique("sent through a fault");
     sb.add_fault(fault("POST", "/messages", case.fault, case.times));
-    let result = call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": content}),
-    )
-    .await;
+    let result = send(&client, &feed, &content).await;
     match case.refused {
         None => {
             let (text, s) = ok(&result);
@@ -636,9 +631,8 @@ async fn two_deliberate_sends_of_the_same_text_post_twice() {
     let feed = sb.channel_id("General");
     let before = sb.message_count(&feed);
     let content = unique("said twice");
-    let args = json!({"channel_id": feed, "content": content});
-    let (_, first) = ok(&call(&client, "send_message", args.clone()).await);
-    let (_, second) = ok(&call(&client, "send_message", args).await);
+    let (_, first) = ok(&send(&client, &feed, &content).await);
+    let (_, second) = ok(&send(&client, &feed, &content).await);
     assert_ne!(first["id"], second["id"]);
     let posts = sb.requests_to("POST", "/messages");
     assert_eq!(posts.len(), 2);

@@ -207,26 +207,17 @@ async fn the_clients_token_is_never_sent_to_whop() {
 
 #[test]
 fn listening_beyond_loopback_needs_a_token() {
-    let out = Command::new(common::BIN)
-        .env_clear()
-        .args(["--demo", "--http", "0.0.0.0:0"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = common::refused_at_start(common::bare().args(["--demo", "--http", "0.0.0.0:0"]));
     assert!(
         stderr.contains("WHOP_MCP_HTTP_TOKEN") && stderr.contains("refusing"),
         "{stderr}"
     );
-    let out = Command::new(common::BIN)
-        .env_clear()
-        .args(["--demo", "--http", "127.0.0.1:0"])
-        .env("WHOP_MCP_HTTP_TOKEN", "short")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a weak token is refused");
+    // A weak token is refused.
+    common::refused_at_start(
+        common::bare()
+            .args(["--demo", "--http", "127.0.0.1:0"])
+            .env("WHOP_MCP_HTTP_TOKEN", "short"),
+    );
 }
 
 #[test]

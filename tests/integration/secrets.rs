@@ -2,7 +2,7 @@
 //! (the protocol), not on stderr (logs, even at `RUST_LOG=trace`), not base64-encoded, not in
 //! `Debug` output, and not when Whop itself echoes it back.
 
-use crate::common::{self, Captured, call, command, connect_captured, err, ok, random_key};
+use crate::common::{self, Captured, call, command, connect_captured, err, ok, random_key, send};
 use base64::Engine as _;
 use serde_json::json;
 use whop_chat_mcp::{
@@ -215,12 +215,7 @@ async fn no_key_appears_in_any_output_even_at_trace_level() {
     let mut cmd = command(&sb, &[("RUST_LOG", "trace")]);
     cmd.env("WHOP_API_KEY", format!("Bearer {readonly}"));
     let ro = connect_captured(cmd).await;
-    let e = err(&call(
-        &ro.client,
-        "send_message",
-        json!({"channel_id": feed, "content": "hi"}),
-    )
-    .await);
+    let e = err(&send(&ro.client, &feed, "hi").await);
     assert!(e.contains("HTTP 403"), "{e}");
     ok(&call(&ro.client, "list_messages", json!({"channel_id": feed})).await);
     let (stdout, _) = check_session("read-only key", ro, &secrets).await;

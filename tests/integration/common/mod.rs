@@ -74,6 +74,24 @@ impl ClientHandler for Recorder {
 
 pub type Client = RunningService<RoleClient, Recorder>;
 
+/// The server binary with a clean environment: only `PATH` is kept.
+pub fn bare() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+/// Runs `cmd` (the binary, with settings it must refuse) and asserts that it exits with code
+/// 2 before serving, leaving stdout empty; returns what it said on stderr.
+pub fn refused_at_start(cmd: &mut std::process::Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    stderr
+}
+
 /// The server binary pointed at `sandbox`, with a clean environment plus `env`.
 pub fn command(sandbox: &Sandbox, env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
@@ -107,6 +125,16 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
         .await
         .unwrap_or_else(|e| panic!("{tool} call failed at the protocol level: {e}"))
+}
+
+/// A `send_message` call with just a channel and a text.
+pub async fn send(client: &Client, channel_id: &str, content: &str) -> CallToolResult {
+    call(
+        client,
+        "send_message",
+        serde_json::json!({"channel_id": channel_id, "content": content}),
+    )
+    .await
 }
 
 /// The text of a result's (single) text block.
@@ -211,11 +239,8 @@ impl Drop for HttpServer {
 /// Starts the binary over HTTP on a free loopback port and waits for its address line.
 pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     use std::io::BufRead;
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["--http", "127.0.0.1:0"])
-        .args(args);
+    let mut cmd = bare();
+    cmd.args(["--http", "127.0.0.1:0"]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
