@@ -241,7 +241,7 @@ async fn open_support_channel_returns_the_existing_chat_or_a_new_one() {
     )
     .await);
     assert_eq!(again["id"], id, "the same customer gets the same chat");
-    ok(&send(&client, &id, "Hi Sam, welcome!").await);
+    ok(&send(&client, id, "Hi Sam, welcome!").await);
     assert_eq!(sb.message_count(id), 1);
     let e = err(&call(
         &client,
@@ -544,13 +544,7 @@ async fn a_2026_subscription_hears_of_a_new_message() {
 async fn one_watcher_serves_every_subscriber_of_a_channel() {
     use whop_chat_mcp::{exposure::Exposure, server::WhopServer, tools::Settings};
     let sb = common::sandbox().await;
-    let client = whop_chat_mcp::whop::Client::new(whop_chat_mcp::whop::ClientOptions {
-        base_url: sb.base_url(),
-        api_key: whop_chat_mcp::whop::Secret::new(sb.api_key()),
-        api_version: whop_chat_mcp::whop::DEFAULT_API_VERSION.into(),
-        policy: Default::default(),
-    })
-    .unwrap();
+    let client = common::whop_client(&sb, Default::default());
     let hub = whop_chat_mcp::resources::Watchers::new(client.clone(), Duration::from_millis(300));
     let feed = sb.channel_id("General");
     let mut a = hub.subscribe(&feed);
