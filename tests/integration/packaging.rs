@@ -15,7 +15,6 @@ fn read(name: &str) -> Value {
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Every `WHOP_…` variable the configuration reads.
 /// Every environment variable the configuration reads: the names it asks its lookup for.
 fn config_env_vars() -> BTreeSet<String> {
     let asked = std::cell::RefCell::new(BTreeSet::new());
