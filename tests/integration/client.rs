@@ -1,8 +1,7 @@
 //! The Whop client against the sandbox, asserting the exact requests: method, path, query,
 //! headers and body.
 
-mod common;
-
+use crate::common;
 use bytes::Bytes;
 use serde_json::json;
 use whop_chat_mcp::{

@@ -2,20 +2,21 @@
 //! anything is sent to Whop (the sandbox sees no `POST /files`), and ordinary files inside a
 //! root upload intact.
 
-mod common;
-
 use std::{
     os::unix::{ffi::OsStrExt as _, fs::symlink},
     path::{Path, PathBuf},
     time::Duration,
 };
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok};
 use serde_json::json;
+use tempfile::TempDir;
 use whop_chat_mcp::sandbox::Sandbox;
 
 /// Two upload roots and a folder outside them, laid out for the attacks below.
 struct Tree {
+    /// Removes the whole layout when the test ends.
+    _dir: TempDir,
     root: PathBuf,
     second: PathBuf,
     outside: PathBuf,
@@ -28,7 +29,8 @@ fn mkfifo(path: &Path) {
 }
 
 fn tree() -> Tree {
-    let base = common::tempdir();
+    let dir = common::tempdir();
+    let base = dir.path();
     let root = base.join("root");
     let second = base.join("second");
     let outside = base.join("outside");
@@ -58,6 +60,7 @@ fn tree() -> Tree {
 
     std::fs::write(second.join("other.txt"), "from the second root").unwrap();
     Tree {
+        _dir: dir,
         root,
         second,
         outside,

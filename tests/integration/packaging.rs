@@ -3,8 +3,7 @@
 //! tools, environment variables, secrets. The manifest is also checked by the official packer
 //! (`@anthropic-ai/mcpb@2.1.2 validate`, installed from npm into target/ on first run).
 
-mod common;
-
+use crate::common;
 use std::{collections::BTreeSet, path::Path, process::Command};
 
 use serde_json::Value;
@@ -16,7 +15,6 @@ fn read(name: &str) -> Value {
         .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// Every `WHOP_…` variable the configuration reads.
 /// Every environment variable the configuration reads: the names it asks its lookup for.
 fn config_env_vars() -> BTreeSet<String> {
     let asked = std::cell::RefCell::new(BTreeSet::new());

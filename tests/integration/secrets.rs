@@ -2,10 +2,8 @@
 //! (the protocol), not on stderr (logs, even at `RUST_LOG=trace`), not base64-encoded, not in
 //! `Debug` output, and not when Whop itself echoes it back.
 
-mod common;
-
+use crate::common::{self, Captured, call, command, connect_captured, err, ok, random_key, send};
 use base64::Engine as _;
-use common::{Captured, call, command, connect_captured, err, ok, random_key};
 use serde_json::json;
 use whop_chat_mcp::{
     config::{Config, ServeArgs},
@@ -84,7 +82,8 @@ async fn no_key_appears_in_any_output_even_at_trace_level() {
     let readonly = random_key();
     sb.add_account_key(&readonly, &["chat:read"]);
     let secrets = [key.as_str(), wrong.as_str(), readonly.as_str()];
-    let root = common::tempdir();
+    let tmp = common::tempdir();
+    let root = tmp.path();
     std::fs::write(root.join("report.txt"), "quarterly numbers").unwrap();
     let root_s = root.to_str().unwrap();
     let feed = sb.channel_id("General");
@@ -216,12 +215,7 @@ async fn no_key_appears_in_any_output_even_at_trace_level() {
     let mut cmd = command(&sb, &[("RUST_LOG", "trace")]);
     cmd.env("WHOP_API_KEY", format!("Bearer {readonly}"));
     let ro = connect_captured(cmd).await;
-    let e = err(&call(
-        &ro.client,
-        "send_message",
-        json!({"channel_id": feed, "content": "hi"}),
-    )
-    .await);
+    let e = err(&send(&ro.client, &feed, "hi").await);
     assert!(e.contains("HTTP 403"), "{e}");
     ok(&call(&ro.client, "list_messages", json!({"channel_id": feed})).await);
     let (stdout, _) = check_session("read-only key", ro, &secrets).await;

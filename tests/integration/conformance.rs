@@ -5,8 +5,7 @@
 //! tests/conformance-baseline.yml; the run fails if any other scenario fails or a listed one
 //! starts passing. The result table is written to target/tmp/conformance-results.md.
 
-mod common;
-
+use crate::common;
 use std::{path::Path, process::Command};
 
 const PACKAGES: &[&str] = &[

@@ -1,11 +1,9 @@
 //! The Streamable HTTP transport: authentication, DNS-rebinding protection, CORS, limits,
 //! shutdown, and the official Python SDK as a client.
 
-mod common;
-
 use std::{path::Path, process::Command, time::Duration};
 
-use common::http_server;
+use crate::common::{self, http_server};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "tok_test_5b2c7e9a1f3d4c6b";
@@ -209,26 +207,17 @@ async fn the_clients_token_is_never_sent_to_whop() {
 
 #[test]
 fn listening_beyond_loopback_needs_a_token() {
-    let out = Command::new(common::BIN)
-        .env_clear()
-        .args(["--demo", "--http", "0.0.0.0:0"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = common::refused_at_start(common::bare().args(["--demo", "--http", "0.0.0.0:0"]));
     assert!(
         stderr.contains("WHOP_MCP_HTTP_TOKEN") && stderr.contains("refusing"),
         "{stderr}"
     );
-    let out = Command::new(common::BIN)
-        .env_clear()
-        .args(["--demo", "--http", "127.0.0.1:0"])
-        .env("WHOP_MCP_HTTP_TOKEN", "short")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a weak token is refused");
+    // A weak token is refused.
+    common::refused_at_start(
+        common::bare()
+            .args(["--demo", "--http", "127.0.0.1:0"])
+            .env("WHOP_MCP_HTTP_TOKEN", "short"),
+    );
 }
 
 #[test]

@@ -3,8 +3,7 @@
 //! output schemas. The SDK is installed on first run into a virtualenv under target/ (about
 //! 20 s); set WHOP_MCP_TEST_PYTHON to a Python that already has mcp==2.3.0 to skip that.
 
-mod common;
-
+use crate::common;
 use std::{path::Path, process::Command};
 
 #[test]

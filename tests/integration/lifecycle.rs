@@ -2,11 +2,9 @@
 //! up others, `notifications/cancelled` stops the HTTP work behind a call, and EOF, SIGINT and
 //! SIGTERM end the process cleanly and quickly, also with a call in flight.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{RawServer, call, command, connect, ok};
+use crate::common::{self, RawServer, call, cases, command, connect, ok};
 use rmcp::{
     model::{CallToolRequest, CallToolRequestParams, ClientRequest},
     service::PeerRequestOptions,
@@ -277,41 +275,6 @@ async fn call_in_flight(sb: &Sandbox, server: &mut RawServer) {
 }
 
 #[tokio::test]
-async fn stdin_eof_ends_the_process_with_exit_code_0_within_2_seconds() {
-    let sb = common::sandbox().await;
-    let mut server = raw(&sb).await;
-    server.ping("before-eof").await;
-    let started = Instant::now();
-    server.close_stdin();
-    let status = server
-        .wait_exit(Duration::from_secs(5))
-        .await
-        .expect("the process ends");
-    let took = started.elapsed();
-    assert_eq!(status.code(), Some(0), "{}", server.stderr_text());
-    assert!(took < Duration::from_secs(6), "took {took:?}");
-}
-
-/// At EOF rmcp keeps the session up to 5 s so answers still in flight reach a client that is
-/// still reading (what makes `printf '<requests>' | whop-chat-mcp` print its answers); a call
-/// stuck longer than that is abandoned and the process still ends cleanly.
-#[tokio::test]
-async fn stdin_eof_with_a_call_in_flight_ends_the_process_after_at_most_the_drain_time() {
-    let sb = common::sandbox().await;
-    let mut server = raw(&sb).await;
-    call_in_flight(&sb, &mut server).await;
-    let started = Instant::now();
-    server.close_stdin();
-    let status = server
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .expect("the process ends");
-    let took = started.elapsed();
-    assert_eq!(status.code(), Some(0), "{}", server.stderr_text());
-    assert!(took < Duration::from_secs(6), "took {took:?}");
-}
-
-#[tokio::test]
 async fn a_host_that_closes_stdout_ends_the_session() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let mut cmd = tokio::process::Command::new(common::BIN);
@@ -352,7 +315,29 @@ async fn a_host_that_closes_stdout_ends_the_session() {
     assert!(status.code().is_some(), "{status}");
 }
 
-async fn signal_ends_the_process(signal: i32, in_flight: bool) {
+/// How the host ends a session.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// Closes the server's stdin.
+    Eof,
+    /// Sends the server this signal.
+    Signal(i32),
+}
+
+/// A session ended by the host, idle or with a `list_messages` call stuck in flight: the
+/// process exits with code 0, without a panic, within `within`.
+struct Shutdown {
+    end: End,
+    in_flight: bool,
+    within: Duration,
+}
+
+async fn the_process_ends_cleanly(case: Shutdown) {
+    let Shutdown {
+        end,
+        in_flight,
+        within,
+    } = case;
     let sb = common::sandbox().await;
     let mut server = raw(&sb).await;
     if in_flight {
@@ -360,42 +345,50 @@ async fn signal_ends_the_process(signal: i32, in_flight: bool) {
     } else {
         server.ping("idle").await;
     }
-    let started = Instant::now();
-    server.signal(signal);
-    let status = server
-        .wait_exit(Duration::from_secs(5))
-        .await
-        .unwrap_or_else(|| panic!("signal {signal} did not end the process"));
-    let took = started.elapsed();
-    assert_eq!(
-        status.code(),
-        Some(0),
-        "signal {signal}, in flight {in_flight}: {status} {}",
-        server.stderr_text()
-    );
+    match end {
+        End::Eof => server.close_stdin(),
+        End::Signal(signal) => server.signal(signal),
+    }
+    let took = server.exits_cleanly(Duration::from_secs(10)).await;
     assert!(
-        took < Duration::from_secs(2),
-        "signal {signal}, in flight {in_flight}: took {took:?}"
+        took < within,
+        "{end:?}, in flight {in_flight}: took {took:?}"
     );
-    assert!(!server.stderr_text().contains("panicked"));
 }
 
-#[tokio::test]
-async fn sigint_ends_an_idle_server_cleanly() {
-    signal_ends_the_process(libc::SIGINT, false).await;
-}
-
-#[tokio::test]
-async fn sigterm_ends_an_idle_server_cleanly() {
-    signal_ends_the_process(libc::SIGTERM, false).await;
-}
-
-#[tokio::test]
-async fn sigint_ends_the_server_cleanly_while_a_call_is_in_flight() {
-    signal_ends_the_process(libc::SIGINT, true).await;
-}
-
-#[tokio::test]
-async fn sigterm_ends_the_server_cleanly_while_a_call_is_in_flight() {
-    signal_ends_the_process(libc::SIGTERM, true).await;
-}
+cases!(
+    the_process_ends_cleanly,
+    stdin_eof_ends_the_process_with_exit_code_0_within_2_seconds(Shutdown {
+        end: End::Eof,
+        in_flight: false,
+        within: Duration::from_secs(2),
+    }),
+    // At EOF rmcp keeps the session up to 5 s so answers still in flight reach a client that
+    // is still reading (what makes `printf '<requests>' | whop-chat-mcp` print its answers);
+    // a call stuck longer than that is abandoned and the process still ends cleanly.
+    stdin_eof_with_a_call_in_flight_ends_the_process_after_at_most_the_drain_time(Shutdown {
+        end: End::Eof,
+        in_flight: true,
+        within: Duration::from_secs(6),
+    }),
+    sigint_ends_an_idle_server_cleanly(Shutdown {
+        end: End::Signal(libc::SIGINT),
+        in_flight: false,
+        within: Duration::from_secs(2),
+    }),
+    sigterm_ends_an_idle_server_cleanly(Shutdown {
+        end: End::Signal(libc::SIGTERM),
+        in_flight: false,
+        within: Duration::from_secs(2),
+    }),
+    sigint_ends_the_server_cleanly_while_a_call_is_in_flight(Shutdown {
+        end: End::Signal(libc::SIGINT),
+        in_flight: true,
+        within: Duration::from_secs(2),
+    }),
+    sigterm_ends_the_server_cleanly_while_a_call_is_in_flight(Shutdown {
+        end: End::Signal(libc::SIGTERM),
+        in_flight: true,
+        within: Duration::from_secs(2),
+    }),
+);

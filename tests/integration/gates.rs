@@ -1,8 +1,6 @@
 //! Write gates: read-only mode, the send allowlist, mass mentions, and tool selection.
 
-mod common;
-
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok, send};
 use serde_json::json;
 
 async fn tool_names(client: &common::Client) -> Vec<String> {
@@ -62,24 +60,9 @@ async fn the_send_allowlist_accepts_either_id_of_a_listed_channel_and_refuses_th
     let allow = format!("{general_exp},{support}");
     let client = connect(command(&sb, &[("WHOP_SEND_CHANNELS", &allow)])).await;
     // Listed by experience id, posted by channel id and by experience id.
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": general, "content": "one"}),
-    )
-    .await);
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": general_exp, "content": "two"}),
-    )
-    .await);
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": support, "content": "three"}),
-    )
-    .await);
+    ok(&send(&client, &general, "one").await);
+    ok(&send(&client, &general_exp, "two").await);
+    ok(&send(&client, &support, "three").await);
     assert_eq!(sb.requests_to("POST", "/messages").len(), 3);
     // Everything else is refused, naming the setting, and nothing is sent.
     for other in [
@@ -87,12 +70,7 @@ async fn the_send_allowlist_accepts_either_id_of_a_listed_channel_and_refuses_th
         sb.experience_id("Trading Signals"),
         sb.support_channel_id("lucia"),
     ] {
-        let e = err(&call(
-            &client,
-            "send_message",
-            json!({"channel_id": other, "content": "nope"}),
-        )
-        .await);
+        let e = err(&send(&client, &other, "nope").await);
         assert!(
             e.contains("WHOP_SEND_CHANNELS") && e.contains("Nothing was sent"),
             "{e}"
@@ -100,12 +78,7 @@ async fn the_send_allowlist_accepts_either_id_of_a_listed_channel_and_refuses_th
     }
     assert_eq!(sb.requests_to("POST", "/messages").len(), 3);
     // Lookups are remembered: one per distinct id not listed verbatim.
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": general, "content": "four"}),
-    )
-    .await);
+    ok(&send(&client, &general, "four").await);
     assert_eq!(
         sb.requests_to("GET", &format!("/chat_channels/{general}"))
             .len(),
@@ -123,12 +96,7 @@ async fn mass_mentions_need_explicit_permission() {
         "Heads up @here!",
         "@EVERYONE caps",
     ] {
-        let e = err(&call(
-            &client,
-            "send_message",
-            json!({"channel_id": feed, "content": content}),
-        )
-        .await);
+        let e = err(&send(&client, &feed, content).await);
         assert!(
             e.contains("allow_mass_mention: true") && e.contains("Nothing was sent"),
             "{e}"
@@ -143,12 +111,7 @@ async fn mass_mentions_need_explicit_permission() {
     .await);
     assert_eq!(m["flags"], json!(["@everyone"]));
     // An ordinary mention is not a mass mention.
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": "thanks @chloe"}),
-    )
-    .await);
+    ok(&send(&client, &feed, "thanks @chloe").await);
     assert_eq!(sb.requests_to("POST", "/messages").len(), 2);
 }
 
@@ -177,18 +140,14 @@ async fn tool_selection_exposes_only_the_named_tools() {
 
 #[test]
 fn an_unknown_tool_name_fails_at_start_up_with_the_valid_names() {
-    let out = std::process::Command::new(common::BIN)
-        .env_clear()
-        .args(["--demo", "--tools", "list_messages,post_everywhere"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = common::refused_at_start(common::bare().args([
+        "--demo",
+        "--tools",
+        "list_messages,post_everywhere",
+    ]));
     assert!(
         stderr.contains("unknown tool \"post_everywhere\"")
             && stderr.contains("list_channels, list_messages"),
         "{stderr}"
     );
-    assert!(out.stdout.is_empty());
 }

@@ -2,11 +2,9 @@
 //! voting, opening support chats, waiting for new messages, resources with subscriptions in
 //! both protocol eras, prompts, and whoami.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok, send};
 use rmcp::{
     ClientServiceExt,
     model::{
@@ -22,12 +20,7 @@ async fn get_edit_and_delete_own_messages() {
     let sb = common::sandbox().await;
     let client = connect(command(&sb, &[])).await;
     let feed = sb.channel_id("General");
-    let (_, sent) = ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": feed, "content": "draft"}),
-    )
-    .await);
+    let (_, sent) = ok(&send(&client, &feed, "draft").await);
     let id = sent["id"].as_str().unwrap();
 
     let (text, m) = ok(&call(&client, "get_message", json!({"message_id": id})).await);
@@ -248,12 +241,7 @@ async fn open_support_channel_returns_the_existing_chat_or_a_new_one() {
     )
     .await);
     assert_eq!(again["id"], id, "the same customer gets the same chat");
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": id, "content": "Hi Sam, welcome!"}),
-    )
-    .await);
+    ok(&send(&client, id, "Hi Sam, welcome!").await);
     assert_eq!(sb.message_count(id), 1);
     let e = err(&call(
         &client,
@@ -556,13 +544,7 @@ async fn a_2026_subscription_hears_of_a_new_message() {
 async fn one_watcher_serves_every_subscriber_of_a_channel() {
     use whop_chat_mcp::{exposure::Exposure, server::WhopServer, tools::Settings};
     let sb = common::sandbox().await;
-    let client = whop_chat_mcp::whop::Client::new(whop_chat_mcp::whop::ClientOptions {
-        base_url: sb.base_url(),
-        api_key: whop_chat_mcp::whop::Secret::new(sb.api_key()),
-        api_version: whop_chat_mcp::whop::DEFAULT_API_VERSION.into(),
-        policy: Default::default(),
-    })
-    .unwrap();
+    let client = common::whop_client(&sb, Default::default());
     let hub = whop_chat_mcp::resources::Watchers::new(client.clone(), Duration::from_millis(300));
     let feed = sb.channel_id("General");
     let mut a = hub.subscribe(&feed);

@@ -5,14 +5,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_whop-chat-mcp");
-
-fn bare() -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    c
-}
+use crate::common::{self, bare};
 
 #[test]
 fn help_and_version_work() {
@@ -40,10 +33,7 @@ fn help_and_version_work() {
 
 #[test]
 fn a_missing_key_exits_non_zero_with_one_clear_line() {
-    let out = bare().stdin(Stdio::null()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(out.stdout.is_empty(), "nothing on stdout");
-    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stderr = common::refused_at_start(&mut bare());
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("WHOP_API_KEY is not set") && stderr.contains("--demo"),
@@ -58,51 +48,52 @@ fn bad_configuration_is_refused_before_serving() {
         ("WHOP_BASE_URL", "http://api.example.com/api/v1", "https"),
         ("WHOP_UPLOAD_ROOTS", "/no/such/dir", "upload root"),
     ] {
-        let out = bare()
-            .env("WHOP_API_KEY", "k_1234567890")
-            .env(k, v)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{k}");
-        let stderr = String::from_utf8(out.stderr).unwrap();
+        let stderr = common::refused_at_start(bare().env("WHOP_API_KEY", "k_1234567890").env(k, v));
         assert!(stderr.contains(needle), "{k}: {stderr}");
     }
 }
 
-#[test]
-fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
-    let mut child = bare()
+/// Runs `cmd` (the binary with `--demo`) for one request after the handshake: writes
+/// initialize, initialized and `request`, reads the two answers (each must be JSON-RPC 2.0),
+/// then closes stdin and asserts a clean exit. Returns the answers as written on stdout.
+fn one_request(mut cmd: Command, request: &str) -> [String; 2] {
+    let mut child = cmd
         .arg("--demo")
-        .env("RUST_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let lines = [
+    for l in [
         r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_messages","arguments":{"channel_id":"feed_Cf4Iu7Ol2Ea9Wr"}}}"#,
-    ];
-    for l in lines {
+        request,
+    ] {
         writeln!(stdin, "{l}").unwrap();
     }
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut raw = Vec::new();
-    for _ in 0..2 {
+    let answers = [(); 2].map(|()| {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("not JSON on stdout ({e}): {line}"));
         assert_eq!(v["jsonrpc"], "2.0");
-        raw.push(line);
-    }
+        line
+    });
     drop(stdin); // EOF ends the server
     let status = child.wait().unwrap();
     assert!(status.success(), "exit at EOF is clean: {status:?}");
-    let answer = &raw[1];
+    answers
+}
+
+#[test]
+fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
+    let mut cmd = bare();
+    cmd.env("RUST_LOG", "debug").stderr(Stdio::piped());
+    let [_, answer] = one_request(
+        cmd,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_messages","arguments":{"channel_id":"feed_Cf4Iu7Ol2Ea9Wr"}}}"#,
+    );
     for s in [
         "Привет из Москвы!",
         "日本から参加しています",
@@ -116,28 +107,9 @@ fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
 
 #[test]
 fn tools_list_stays_within_its_10_kb_budget_on_the_wire() {
-    let mut child = bare()
-        .arg("--demo")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for l in [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
-    ] {
-        writeln!(stdin, "{l}").unwrap();
-    }
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    drop(stdin);
-    child.wait().unwrap();
+    let mut cmd = bare();
+    cmd.stderr(Stdio::null());
+    let [_, line] = one_request(cmd, r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
     let tools: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 14);
     let bytes = line.trim_end().len();

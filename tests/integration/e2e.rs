@@ -2,11 +2,9 @@
 //! loopback port. Every tool, paging a whole channel, an upload whose bytes arrive intact,
 //! and each error class.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::{call, command, connect, err, ok};
+use crate::common::{self, call, command, connect, err, ok, send};
 use serde_json::{Value, json};
 use whop_chat_mcp::sandbox::{Fault, FaultAction};
 
@@ -25,7 +23,7 @@ async fn tools_list_matches_the_checked_in_snapshot() {
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         current == expected,
-        "tools/list changed. Review the difference, then update the snapshot with:\n  UPDATE_SNAPSHOTS=1 cargo test --test e2e tools_list\n\ncurrent:\n{current}"
+        "tools/list changed. Review the difference, then update the snapshot with:\n  UPDATE_SNAPSHOTS=1 cargo test --test integration tools_list\n\ncurrent:\n{current}"
     );
 }
 
@@ -384,12 +382,7 @@ async fn list_support_channels_shows_the_inbox() {
     let id = sb.support_channel_id("marcusl");
     let (msgs, _) = ok(&call(&client, "list_messages", json!({"channel_id": id})).await);
     assert!(msgs.contains("November invoice"), "{msgs}");
-    ok(&call(
-        &client,
-        "send_message",
-        json!({"channel_id": id, "content": "Refund issued, sorry about that!"}),
-    )
-    .await);
+    ok(&send(&client, &id, "Refund issued, sorry about that!").await);
     assert_eq!(
         sb.messages_with_content(&id, "Refund issued, sorry about that!"),
         1
@@ -399,7 +392,8 @@ async fn list_support_channels_shows_the_inbox() {
 #[tokio::test]
 async fn upload_from_a_root_arrives_intact_reports_progress_and_attaches() {
     let sb = common::sandbox().await;
-    let dir = tempdir();
+    let tmp = common::tempdir();
+    let dir = tmp.path();
     let bytes: Vec<u8> = (0..300_000u32)
         .map(|i| (i.wrapping_mul(31) % 256) as u8)
         .collect();
@@ -481,7 +475,8 @@ async fn upload_from_base64() {
 #[tokio::test]
 async fn local_paths_need_an_upload_root_and_stay_inside_it() {
     let sb = common::sandbox().await;
-    let dir = tempdir();
+    let tmp = common::tempdir();
+    let dir = tmp.path();
     std::fs::write(dir.join("ok.txt"), "fine").unwrap();
     let none = connect(command(&sb, &[])).await;
     let e = err(&call(&none, "upload_file", json!({"path": dir.join("ok.txt")})).await);
@@ -528,12 +523,7 @@ async fn error_classes_name_cause_and_next_step() {
     let mut cmd = command(&sb, &[]);
     cmd.env("WHOP_API_KEY", "sk_readonly_key_0001");
     let ro = connect(cmd).await;
-    let e = err(&call(
-        &ro,
-        "send_message",
-        json!({"channel_id": feed, "content": "hi"}),
-    )
-    .await);
+    let e = err(&send(&ro, &feed, "hi").await);
     assert!(
         e.contains("HTTP 403") && e.contains("`chat:message:create`"),
         "{e}"
@@ -596,12 +586,12 @@ async fn error_classes_name_cause_and_next_step() {
 
 #[tokio::test]
 async fn an_unreachable_whop_is_reported_not_crashed_on() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port that is bound but not listening refuses every connection. Holding it to the end
+    // of the test keeps it from being handed to a server another test starts meanwhile, which
+    // a port merely found free and let go could be.
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = closed.local_addr().unwrap().port();
     let sb = common::sandbox().await;
     let mut cmd = command(&sb, &[]);
     cmd.env("WHOP_BASE_URL", format!("http://127.0.0.1:{port}/api/v1"));
@@ -622,13 +612,4 @@ async fn demo_mode_needs_no_key() {
     let client = connect(cmd).await;
     let (text, _) = ok(&call(&client, "list_channels", json!({})).await);
     assert!(text.contains("#General"), "{text}");
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "whop-chat-mcp-test-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.canonicalize().unwrap()
 }

@@ -2,11 +2,9 @@
 //! error (never anything but JSON-RPC on stdout), keeps serving, and exits 0 at EOF. Then a
 //! property test throws arbitrary argument objects at every tool of one long-lived server.
 
-mod common;
-
 use std::{collections::HashMap, time::Duration};
 
-use common::RawServer;
+use crate::common::{self, RawServer};
 use proptest::{
     prelude::*,
     test_runner::{Config, TestCaseError, TestRunner},
@@ -207,12 +205,7 @@ async fn every_broken_request_gets_a_json_rpc_error_and_the_server_keeps_answeri
     );
 
     server.close_stdin();
-    let status = server
-        .wait_exit(Duration::from_secs(5))
-        .await
-        .expect("exits at stdin EOF");
-    assert_eq!(status.code(), Some(0), "{}", server.stderr_text());
-    assert!(!server.stderr_text().contains("panicked"));
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -270,8 +263,7 @@ async fn garbage_before_initialize_is_answered_and_the_session_still_starts() {
     server.initialize().await;
     server.ping("after-garbage").await;
     server.close_stdin();
-    let status = server.wait_exit(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(status.code(), Some(0));
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -297,14 +289,7 @@ async fn broken_notifications_blank_lines_and_stray_responses_get_no_answer() {
         "the first line after them answers the ping: {next}"
     );
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -340,14 +325,7 @@ async fn a_flood_of_garbage_is_answered_at_a_bounded_rate_and_the_server_survive
     );
     server.ping("still-here").await;
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]
@@ -363,14 +341,7 @@ async fn a_line_over_16_mib_is_refused_and_the_server_goes_on() {
     assert!(answer["id"].is_null());
     server.ping("after-oversized").await;
     server.close_stdin();
-    assert_eq!(
-        server
-            .wait_exit(Duration::from_secs(5))
-            .await
-            .unwrap()
-            .code(),
-        Some(0)
-    );
+    server.exits_cleanly(Duration::from_secs(5)).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,10 +406,10 @@ fn arbitrary_arguments_to_any_tool_never_crash_the_server() {
     let (sb, client, mut child, stderr, root) = rt.block_on(async {
         let sb = common::sandbox().await;
         let root = common::tempdir();
-        std::fs::write(root.join("ok.txt"), "fine").unwrap();
-        std::fs::create_dir(root.join("sub")).unwrap();
-        std::fs::write(root.join("sub").join("note.md"), "# note").unwrap();
-        let mut cmd = common::command(&sb, &[("WHOP_UPLOAD_ROOTS", root.to_str().unwrap())]);
+        std::fs::write(root.path().join("ok.txt"), "fine").unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        std::fs::write(root.path().join("sub").join("note.md"), "# note").unwrap();
+        let mut cmd = common::command(&sb, &[("WHOP_UPLOAD_ROOTS", root.path().to_str().unwrap())]);
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -480,7 +451,7 @@ fn arbitrary_arguments_to_any_tool_never_crash_the_server() {
         sb.newest_message_id(&sb.channel_id("General")).unwrap(),
         "ok.txt".into(),
         "sub/note.md".into(),
-        root.join("ok.txt").display().to_string(),
+        root.path().join("ok.txt").display().to_string(),
         "../../../etc/passwd".into(),
         "/etc/passwd".into(),
         "/dev/zero".into(),

@@ -1,11 +1,9 @@
 //! Shared test harness: an in-process sandbox on a loopback port, the built binary as a child
 //! process, and rmcp's client talking to it over stdio.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 use std::{
     process::Stdio,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use rmcp::{
@@ -21,6 +19,21 @@ use serde_json::Value;
 use whop_chat_mcp::sandbox::Sandbox;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_whop-chat-mcp");
+
+/// One `#[tokio::test]` per row of a table, each named for the behaviour it checks and running
+/// the same body on its own case: `cases!(body, name_of_a_test(Case { .. }), ..)` expands
+/// to `async fn name_of_a_test() { body(Case { .. }).await }`.
+macro_rules! cases {
+    ($body:path, $($name:ident($case:expr)),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $body($case).await;
+            }
+        )+
+    };
+}
+pub(crate) use cases;
 
 /// A key unlike any other string in the project, so a leak is easy to spot.
 pub fn random_key() -> String {
@@ -61,6 +74,24 @@ impl ClientHandler for Recorder {
 
 pub type Client = RunningService<RoleClient, Recorder>;
 
+/// The server binary with a clean environment: only `PATH` is kept.
+pub fn bare() -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+/// Runs `cmd` (the binary, with settings it must refuse) and asserts that it exits with code
+/// 2 before serving, leaving stdout empty; returns what it said on stderr.
+pub fn refused_at_start(cmd: &mut std::process::Command) -> String {
+    let out = cmd.stdin(Stdio::null()).output().expect("the binary runs");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout");
+    stderr
+}
+
 /// The server binary pointed at `sandbox`, with a clean environment plus `env`.
 pub fn command(sandbox: &Sandbox, env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
@@ -86,23 +117,6 @@ pub async fn connect(cmd: tokio::process::Command) -> Client {
         .expect("initialize succeeds")
 }
 
-/// Like [`connect`] but keeps the server's stderr for inspection.
-pub async fn connect_with_stderr(
-    cmd: tokio::process::Command,
-) -> (Client, tokio::process::ChildStderr) {
-    let (transport, stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server spawns");
-    (
-        Recorder::default()
-            .serve(transport)
-            .await
-            .expect("initialize succeeds"),
-        stderr.expect("piped"),
-    )
-}
-
 pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
     let Value::Object(args) = args else {
         panic!("arguments must be an object")
@@ -111,6 +125,16 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
         .await
         .unwrap_or_else(|e| panic!("{tool} call failed at the protocol level: {e}"))
+}
+
+/// A `send_message` call with just a channel and a text.
+pub async fn send(client: &Client, channel_id: &str, content: &str) -> CallToolResult {
+    call(
+        client,
+        "send_message",
+        serde_json::json!({"channel_id": channel_id, "content": content}),
+    )
+    .await
 }
 
 /// The text of a result's (single) text block.
@@ -162,8 +186,14 @@ pub fn run(cmd: &mut std::process::Command, what: &str) {
 }
 
 /// A Python with the official MCP SDK (mcp==2.3.0): WHOP_MCP_TEST_PYTHON, or a virtualenv
-/// under target/ made on first use (about 20 s; needs python3 and PyPI).
+/// under target/ made on first use (about 20 s; needs python3 and PyPI). Tests that need it run
+/// in parallel threads: the first one makes it, the others wait for it.
 pub fn python_with_mcp() -> std::path::PathBuf {
+    static PYTHON: OnceLock<std::path::PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(install_python_with_mcp).clone()
+}
+
+fn install_python_with_mcp() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("WHOP_MCP_TEST_PYTHON") {
         return p.into();
     }
@@ -209,11 +239,8 @@ impl Drop for HttpServer {
 /// Starts the binary over HTTP on a free loopback port and waits for its address line.
 pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
     use std::io::BufRead;
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(["--http", "127.0.0.1:0"])
-        .args(args);
+    let mut cmd = bare();
+    cmd.args(["--http", "127.0.0.1:0"]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -304,14 +331,14 @@ pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathB
         .expect("initialize succeeds")
 }
 
-/// A fresh, canonical temporary folder.
-pub fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "whop-chat-mcp-test-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.canonicalize().unwrap()
+/// A fresh temporary folder whose path is canonical (so it can be compared with the paths the
+/// server resolves); removed with everything in it when the guard is dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    let base = std::env::temp_dir().canonicalize().unwrap();
+    tempfile::Builder::new()
+        .prefix("whop-chat-mcp-test-")
+        .tempdir_in(base)
+        .unwrap()
 }
 
 /// Checks that one line the server wrote on stdout is a JSON-RPC 2.0 message and returns it.
@@ -508,6 +535,21 @@ impl RawServer {
             self.seen.push(json_rpc(&line));
         }
         Some(status.expect("wait succeeds"))
+    }
+
+    /// Waits up to `limit` for the process to exit, asserts that it exited with code 0 and
+    /// without a panic, and returns how long it took.
+    pub async fn exits_cleanly(&mut self, limit: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        let status = self
+            .wait_exit(limit)
+            .await
+            .unwrap_or_else(|| panic!("still running after {limit:?}"));
+        let took = started.elapsed();
+        let stderr = self.stderr_text();
+        assert_eq!(status.code(), Some(0), "{status}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        took
     }
 
     pub fn stderr_text(&self) -> String {

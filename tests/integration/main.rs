@@ -1,0 +1,24 @@
+//! The integration tests, one module per area, built as a single test binary so the crate and
+//! its dependencies are linked once rather than once per file. Select a module or a test by
+//! name: `cargo test --test integration faults::`.
+//!
+//! The tests run in parallel threads of one process, so none of them may rely on process-wide
+//! state: each starts its own sandbox on a free loopback port, spawns its own server process
+//! with a clean environment, and works in its own temporary folder.
+
+mod common;
+
+mod chat_life;
+mod cli;
+mod client;
+mod confinement;
+mod conformance;
+mod e2e;
+mod faults;
+mod gates;
+mod hostile;
+mod http;
+mod independent_client;
+mod lifecycle;
+mod packaging;
+mod secrets;
