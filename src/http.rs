@@ -145,6 +145,7 @@ pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_cancellation_token(stop);
+    let server = server.stateless();
     let service = StreamableHttpService::new(
         move || Ok(server.new_session()),
         LocalSessionManager::default().into(),

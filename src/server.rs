@@ -53,6 +53,8 @@ pub struct WhopServer {
     prompts: Arc<(PromptRouter<Prompts>, Vec<Prompt>)>,
     gate: Gate,
     limits: Limits,
+    /// Serving stateless HTTP: no session outlives a request.
+    stateless: bool,
 }
 
 impl WhopServer {
@@ -73,6 +75,7 @@ impl WhopServer {
             prompts: Arc::new(prompts::router()),
             gate,
             limits: Limits::default(),
+            stateless: false,
         }
     }
 
@@ -83,6 +86,14 @@ impl WhopServer {
             subscriptions: Subscriptions::default(),
             limits: self.limits.new_session(),
             ..self.clone()
+        }
+    }
+
+    /// This server for stateless HTTP, where legacy subscriptions cannot work.
+    pub fn stateless(self) -> Self {
+        WhopServer {
+            stateless: true,
+            ..self
         }
     }
 
@@ -186,7 +197,13 @@ impl ServerHandler for WhopServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), ErrorData> {
         self.resources
-            .subscribe(&self.subscriptions, request.uri, context.peer)
+            .subscribe(
+                &self.subscriptions,
+                request.uri,
+                context.peer,
+                self.stateless,
+            )
+            .await
             .map_err(|e| self.gate.error(e))
     }
 

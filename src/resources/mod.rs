@@ -24,9 +24,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     gate::Gate,
     output::text::inline,
-    tools::{ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
+    poll::baseline_now,
+    tools::{Effect, ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
 };
-pub use watchers::Watchers;
+pub use watchers::{CLOCK_MARGIN, Subscription, Update, Watchers};
 
 pub const CHANNELS_URI: &str = "whop://channels";
 pub const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
@@ -145,26 +146,47 @@ impl Resources {
     }
 
     /// Legacy `resources/subscribe`: `resources/updated` goes to `peer` until unsubscribed.
-    pub fn subscribe(
+    /// `stateless` sessions (HTTP, where the unsubscribe would arrive in another session and
+    /// no stream carries the updates) are refused with a pointer to `subscriptions/listen`.
+    pub async fn subscribe(
         &self,
         session: &Subscriptions,
         uri: String,
         peer: Peer<RoleServer>,
+        stateless: bool,
     ) -> Result<(), ErrorData> {
+        if stateless {
+            return Err(ErrorData::invalid_request(
+                "resources/subscribe needs a lasting session, which this stateless HTTP endpoint does not keep. \
+                 Use subscriptions/listen (protocol 2026-07-28): its stream carries the updates and ends the \
+                 subscription when it closes. Over stdio, resources/subscribe works as usual.",
+                None,
+            ));
+        }
         let Some(channel) = subscribable(&uri) else {
             return Err(ErrorData::invalid_params(
                 format!("only {MESSAGES_TEMPLATE} resources can be subscribed to"),
                 None,
             ));
         };
-        let stop = CancellationToken::new();
+        if session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&uri)
         {
-            let mut subs = session.lock().unwrap_or_else(|p| p.into_inner());
-            if subs.contains_key(&uri) {
-                return Ok(());
-            }
-            subs.insert(uri.clone(), stop.clone());
+            return Ok(());
         }
+        // Refuse a channel Whop does not show this key, rather than watch it in vain.
+        if let Err(e) = baseline_now(&self.toolbox.client, &channel).await
+            && matches!(e.status(), Some(401 | 403 | 404))
+        {
+            return Err(resource_error(&uri, ToolError::whop(e, Effect::Read)));
+        }
+        let stop = CancellationToken::new();
+        session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(uri.clone(), stop.clone());
         let uri = self.gate.scrub(&uri).into_owned();
         self.forward(channel, stop, move || {
             let (peer, uri) = (peer.clone(), uri.clone());
@@ -220,30 +242,40 @@ impl Resources {
         Ok(())
     }
 
-    /// Forwards a channel's updates to `notify` until `stop` fires or `notify` fails, then
-    /// leaves the watcher.
+    /// Forwards a channel's updates to `notify` until `stop` fires, `notify` fails or the
+    /// channel is gone (after one last notification, so the client reads the resource and
+    /// sees why), then leaves the watcher. Joins the watcher before returning, so the
+    /// subscription counts from this moment.
     fn forward<F, Fut>(&self, channel: String, stop: CancellationToken, notify: F)
     where
         F: Fn() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = bool> + Send,
     {
-        let watchers = self.watchers.clone();
-        let mut updates = watchers.subscribe(&channel);
+        let mut subscription = self.watchers.subscribe(&channel);
         tokio::spawn(async move {
             loop {
-                tokio::select! {
+                let update = tokio::select! {
                     _ = stop.cancelled() => break,
-                    update = updates.recv() => match update {
-                        Ok(()) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            if !notify().await {
-                                break;
-                            }
+                    update = subscription.next() => update,
+                };
+                match update {
+                    Some(Update::New) => {
+                        if !notify().await {
+                            break;
                         }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                    },
+                    }
+                    Some(Update::Gone(status)) => {
+                        tracing::info!(
+                            channel,
+                            status,
+                            "subscription ended: Whop refused the channel"
+                        );
+                        notify().await;
+                        break;
+                    }
+                    None => break,
                 }
             }
-            watchers.unsubscribe(&channel);
         });
     }
 }

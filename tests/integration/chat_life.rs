@@ -542,7 +542,9 @@ async fn a_2026_subscription_hears_of_a_new_message() {
 
 #[tokio::test]
 async fn one_watcher_serves_every_subscriber_of_a_channel() {
-    use whop_chat_mcp::{exposure::Exposure, server::WhopServer, tools::Settings};
+    use whop_chat_mcp::{
+        exposure::Exposure, resources::Update, server::WhopServer, tools::Settings,
+    };
     let sb = common::sandbox().await;
     let client = common::whop_client(&sb, Default::default());
     let hub = whop_chat_mcp::resources::Watchers::new(client.clone(), Duration::from_millis(300));
@@ -552,22 +554,18 @@ async fn one_watcher_serves_every_subscriber_of_a_channel() {
     assert_eq!(hub.watched(), std::slice::from_ref(&feed));
     tokio::time::sleep(Duration::from_millis(500)).await;
     sb.post_as("chloe", &feed, "one");
-    tokio::time::timeout(Duration::from_secs(3), a.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(3), b.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    for s in [&mut a, &mut b] {
+        let update = tokio::time::timeout(Duration::from_secs(3), s.next()).await;
+        assert_eq!(update.unwrap(), Some(Update::New));
+    }
     // One poller: polls arrive about once per interval, not twice.
     sb.clear_requests();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let polls = sb.requests_to("GET", "/messages").len();
     assert!((2..=4).contains(&polls), "{polls} polls in 1 s at 300 ms");
-    hub.unsubscribe(&feed);
+    drop(a);
     assert_eq!(hub.watched(), std::slice::from_ref(&feed));
-    hub.unsubscribe(&feed);
+    drop(b);
     assert!(hub.watched().is_empty());
     // The server type exposes the same hub.
     let server = WhopServer::new(client, Settings::default(), &Exposure::default());
