@@ -10,10 +10,12 @@
 //!   and a present `Origin` must be this server's own loopback origin or one listed in
 //!   `WHOP_MCP_ALLOWED_ORIGINS`; otherwise 403. CORS headers are sent only for listed origins.
 //! - Bodies over 4 MiB are refused; SIGTERM/SIGINT stop accepting and finish what is in flight.
+//! - Slow or silent clients are cut off: headers within 10 s (also the idle keep-alive limit),
+//!   bodies within 10 s, at most 512 connections at once (see [`serve`]).
 //! - The client's token is the MCP server's business only: it is never sent to Whop, which
 //!   always sees the server's own `WHOP_API_KEY`.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -23,15 +25,31 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use http_body_util::BodyExt as _;
+use hyper::server::conn::http1;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{server::WhopServer, whop::Secret};
 
 /// Largest request body accepted on `/mcp`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Longest a client may take to send a request's headers; also how long an idle keep-alive
+/// connection stays open.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a client may take to send a request's body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections served at once.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Longest shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -87,6 +105,10 @@ async fn guard(State(gate): State<Gate>, request: Request, next: Next) -> Respon
             return response;
         }
     }
+    let request = match read_body(request).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     let mut response = next.run(request).await;
     if let Some(origin) = &cors {
         add_cors(&mut response, origin, false);
@@ -161,7 +183,14 @@ pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken
         .route("/healthz", get(|| async { "ok\n" }))
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish.
+/// Serves until `shutdown` resolves, then lets requests in flight finish (for at most
+/// [`DRAIN`]).
+///
+/// Each connection is served by hyper with a header deadline ([`HEADER_TIMEOUT`], which also
+/// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
+/// wait in the kernel's backlog, costing us nothing), and every `/mcp` body must arrive
+/// within [`BODY_TIMEOUT`]: sockets that send nothing, or send slowly, are closed, so they
+/// cannot starve legitimate clients of file descriptors or memory.
 pub async fn serve(
     server: WhopServer,
     options: HttpOptions,
@@ -172,6 +201,7 @@ pub async fn serve(
     if options.token.is_none() {
         tracing::warn!(addr = %local, "serving MCP over HTTP without authentication (loopback only); set WHOP_MCP_HTTP_TOKEN to require a bearer token");
     }
+    let slots = Arc::new(Semaphore::new(connection_cap()));
     eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz)");
     let stop = CancellationToken::new();
     let app = router(
@@ -182,12 +212,118 @@ pub async fn serve(
         },
         stop.child_token(),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
+    let connections = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept: not fatal.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        stream.set_nodelay(true).ok();
+        let service = TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                () = stop.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    stop.cancel();
+    connections.close();
+    if tokio::time::timeout(DRAIN, connections.wait())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still in flight after {} s; stopping anyway",
+            DRAIN.as_secs()
+        );
+    }
+    Ok(())
+}
+
+/// How many connections to serve at once: [`MAX_CONNECTIONS`], or fewer if the process may not
+/// open that many descriptors (after raising its soft limit as far as allowed).
+fn connection_cap() -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                if limit.rlim_cur < limit.rlim_max {
+                    let raised = libc::rlimit {
+                        rlim_cur: limit.rlim_max,
+                        rlim_max: limit.rlim_max,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                        limit = raised;
+                    }
+                }
+                // Room for the Whop client's connections, stdio and files.
+                let usable = (limit.rlim_cur as usize).saturating_sub(128).max(16);
+                return MAX_CONNECTIONS.min(usable);
+            }
+        }
+    }
+    MAX_CONNECTIONS
+}
+
+/// Reads a `/mcp` body within [`BODY_TIMEOUT`] and [`MAX_BODY`], so a client trickling bytes
+/// cannot hold a connection and a handler open.
+async fn read_body(request: Request) -> Result<Request, Response> {
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    match tokio::time::timeout(BODY_TIMEOUT, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(Request::from_parts(
+            parts,
+            axum::body::Body::from(collected.to_bytes()),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {MAX_BODY} bytes\n"),
+        )
+            .into_response()),
+        Ok(Err(_)) => {
+            Err((StatusCode::BAD_REQUEST, "request body could not be read\n").into_response())
+        }
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {} s\n",
+                BODY_TIMEOUT.as_secs()
+            ),
+        )
+            .into_response()),
+    }
 }
 
 #[cfg(test)]

@@ -14,11 +14,20 @@
 //! - bounds a line at 16 MiB (like rmcp) and reads without blocking on pipes
 //!   ([`rmcp::transport::stdio_pipes`]);
 //! - ends the session when stdout can no longer be written (the host went away), instead of
-//!   serving requests whose answers nobody can read.
+//!   serving requests whose answers nobody can read;
+//! - hands rmcp at most [`MAX_OUTSTANDING`] unanswered requests at once and holds the rest
+//!   as parsed messages (a few hundred bytes each), so a burst of thousands of calls, or a host
+//!   that reads answers slowly, costs little memory instead of thousands of tasks and queued
+//!   answers. Waits (`wait_for_messages`) are not counted (they have their own bound), and
+//!   notifications, cancellations included, always pass at once.
 //!
 //! Everything else is rmcp's: a valid line is handed to the service loop unchanged.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+    time::Instant,
+};
 
 use rmcp::{
     RoleServer,
@@ -28,12 +37,16 @@ use rmcp::{
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
-    sync::Mutex,
+    sync::{Mutex, Notify},
 };
 use tokio_util::sync::CancellationToken;
 
 /// Longest line accepted.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Most requests handed to rmcp and not yet answered (waits aside).
+pub const MAX_OUTSTANDING: usize = 64;
+/// Most requests held back beyond those; more are answered "busy" at once.
+pub const MAX_HELD: usize = 20_000;
 /// Methods whose params must be an object.
 const NEEDS_PARAMS: &[&str] = &[
     "initialize",
@@ -54,6 +67,32 @@ pub struct GuardedStdio<R, W> {
     errors: TokenBucket,
     /// Cancelled when a write fails: the peer stopped reading.
     closed: CancellationToken,
+    outstanding: Arc<Outstanding>,
+    /// Requests read but not yet handed on, oldest first.
+    held: VecDeque<(String, RxJsonRpcMessage<RoleServer>)>,
+}
+
+/// The requests handed to rmcp that have no answer yet, by the JSON text of their id.
+#[derive(Default)]
+struct Outstanding {
+    ids: std::sync::Mutex<HashSet<String>>,
+    freed: Notify,
+}
+
+impl Outstanding {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn has_room(&self) -> bool {
+        self.lock().len() < MAX_OUTSTANDING
+    }
+
+    fn done(&self, id: &str) {
+        if self.lock().remove(id) {
+            self.freed.notify_one();
+        }
+    }
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
@@ -65,6 +104,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
             writer: Arc::new(Mutex::new(write)),
             errors: TokenBucket::new(20.0, 10.0),
             closed: CancellationToken::new(),
+            outstanding: Arc::default(),
+            held: VecDeque::new(),
         }
     }
 }
@@ -117,9 +158,39 @@ impl<R: AsyncRead + Unpin, W> GuardedStdio<R, W> {
 /// What to do with a line.
 #[derive(Debug)]
 enum Verdict {
-    Deliver(Box<RxJsonRpcMessage<RoleServer>>),
+    Deliver(Box<RxJsonRpcMessage<RoleServer>>, Flow),
     Answer(Value),
     Ignore,
+}
+
+/// How a delivered message counts towards [`MAX_OUTSTANDING`].
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    /// A request that waits its turn; its id as JSON text.
+    Counted(String),
+    /// Passes at once: notifications, responses, waits.
+    Free,
+    /// A cancellation of the request with this id.
+    Cancels(String),
+}
+
+/// How a valid message counts, from its JSON form.
+fn flow(object: &serde_json::Map<String, Value>, method: Option<&str>) -> Flow {
+    let params = object.get("params");
+    match (method, object.get("id")) {
+        (Some("notifications/cancelled"), None) => params
+            .and_then(|p| p.get("requestId"))
+            .map(|id| Flow::Cancels(id.to_string()))
+            .unwrap_or(Flow::Free),
+        (Some("tools/call"), Some(_))
+            if params.and_then(|p| p.get("name")).and_then(Value::as_str)
+                == Some("wait_for_messages") =>
+        {
+            Flow::Free
+        }
+        (Some(_), Some(id)) => Flow::Counted(id.to_string()),
+        _ => Flow::Free,
+    }
 }
 
 fn error(id: Value, code: i64, message: String) -> Value {
@@ -235,8 +306,9 @@ fn judge(line: &[u8]) -> Verdict {
             return Verdict::Answer(error(id, -32602, why));
         }
     }
+    let flow = flow(object, method);
     match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value) {
-        Ok(message) => Verdict::Deliver(Box::new(message)),
+        Ok(message) => Verdict::Deliver(Box::new(message), flow),
         // Notifications and responses are never answered (JSON-RPC 2.0).
         Err(_) if is_response || is_notification => Verdict::Ignore,
         Err(e) if method.is_some() => Verdict::Answer(error(
@@ -265,10 +337,19 @@ where
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writer = self.writer.clone();
         let closed = self.closed.clone();
+        let answered = match &item {
+            rmcp::model::JsonRpcMessage::Response(r) => serde_json::to_string(&r.id).ok(),
+            rmcp::model::JsonRpcMessage::Error(e) => serde_json::to_string(&e.id).ok(),
+            _ => None,
+        };
+        let outstanding = self.outstanding.clone();
         async move {
             let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
             bytes.push(b'\n');
             let written = write_line(&writer, &bytes).await;
+            if let Some(id) = answered {
+                outstanding.done(&id);
+            }
             if let Err(e) = &written {
                 tracing::warn!(error = %e, "stdout is closed; ending the session");
                 closed.cancel();
@@ -279,9 +360,17 @@ where
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
         loop {
+            if !self.held.is_empty() && self.outstanding.has_room() {
+                let (id, message) = self.held.pop_front()?;
+                self.outstanding.lock().insert(id);
+                return Some(message);
+            }
             let closed = self.closed.clone();
+            let outstanding = self.outstanding.clone();
+            let waiting = !self.held.is_empty();
             let read = tokio::select! {
                 _ = closed.cancelled() => return None,
+                _ = outstanding.freed.notified(), if waiting => continue,
                 read = self.read_line() => read,
             };
             let verdict = match read {
@@ -305,7 +394,37 @@ where
                 }
             };
             match verdict {
-                Verdict::Deliver(message) => return Some(*message),
+                Verdict::Deliver(message, Flow::Counted(id)) => {
+                    if self.held.is_empty() && self.outstanding.has_room() {
+                        self.outstanding.lock().insert(id);
+                        return Some(*message);
+                    }
+                    if self.held.len() < MAX_HELD {
+                        self.held.push_back((id, *message));
+                        continue;
+                    }
+                    let busy = error(
+                        serde_json::from_str(&id).unwrap_or_default(),
+                        -32000,
+                        format!("Server busy: {MAX_HELD} requests are waiting; retry later"),
+                    );
+                    let mut bytes = serde_json::to_vec(&busy).unwrap_or_default();
+                    bytes.push(b'\n');
+                    if write_line(&self.writer, &bytes).await.is_err() {
+                        return None;
+                    }
+                }
+                Verdict::Deliver(message, Flow::Cancels(id)) => {
+                    // A request still held back is simply dropped: cancelled requests get no
+                    // answer (MCP), and rmcp never saw it.
+                    let before = self.held.len();
+                    self.held.retain(|(held, _)| *held != id);
+                    if self.held.len() == before {
+                        self.outstanding.done(&id);
+                        return Some(*message);
+                    }
+                }
+                Verdict::Deliver(message, Flow::Free) => return Some(*message),
                 Verdict::Ignore => {}
                 Verdict::Answer(answer) => {
                     if self.errors.take() {
@@ -417,18 +536,53 @@ mod tests {
     }
 
     #[test]
+    fn requests_count_towards_the_bound_but_waits_and_notifications_do_not() {
+        let flow_of = |line: &[u8]| match judge(line) {
+            Verdict::Deliver(_, flow) => flow,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            flow_of(br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_messages","arguments":{}}}"#),
+            Flow::Counted("7".into())
+        );
+        assert_eq!(
+            flow_of(br#"{"jsonrpc":"2.0","id":"a","method":"ping"}"#),
+            Flow::Counted("\"a\"".into())
+        );
+        assert_eq!(
+            flow_of(br#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"wait_for_messages","arguments":{"channel_id":"feed_x"}}}"#),
+            Flow::Free
+        );
+        assert_eq!(
+            flow_of(
+                br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#
+            ),
+            Flow::Cancels("7".into())
+        );
+        assert_eq!(
+            flow_of(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Flow::Free
+        );
+        // The id text matches what an answer's id serialises to.
+        assert_eq!(
+            serde_json::to_string(&rmcp::model::RequestId::Number(7)).unwrap(),
+            "7"
+        );
+    }
+
+    #[test]
     fn valid_messages_pass_and_broken_notifications_are_ignored() {
         assert!(matches!(
             judge(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Verdict::Deliver(_)
+            Verdict::Deliver(..)
         ));
         assert!(matches!(
             judge(b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\r"),
-            Verdict::Deliver(_)
+            Verdict::Deliver(..)
         ));
         assert!(matches!(
             judge(br#"{"jsonrpc":"2.0","id":2,"method":"no/such/method"}"#),
-            Verdict::Deliver(_)
+            Verdict::Deliver(..)
         ));
         assert!(matches!(
             judge(br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":7}"#),

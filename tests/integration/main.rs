@@ -16,6 +16,7 @@ mod conformance;
 mod e2e;
 mod faults;
 mod gates;
+mod hardening;
 mod hostile;
 mod http;
 mod independent_client;
