@@ -339,6 +339,13 @@ impl Sandbox {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Makes the sandbox want `name` (`company_id` or `account_id`) as the company parameter of
+    /// `resource` at every version, as if Whop had renamed it at another version than
+    /// [`rules`] says: lets tests see how a client copes with a wrong version table.
+    pub fn force_company_param(&self, resource: rules::Resource, name: &'static str) {
+        self.shared.state().company_param_override[resource as usize] = Some(name);
+    }
+
     /// Number of messages stored in a channel (by feed or experience id).
     pub fn message_count(&self, channel: &str) -> usize {
         let st = self.shared.state();

@@ -269,12 +269,22 @@ pub struct State {
     pub reactions: Vec<Reaction>,
     pub files: HashMap<String, FileRecord>,
     pub upload_outcome: Option<UploadOutcome>,
+    /// A company parameter name forced for every version (see
+    /// [`crate::Sandbox::force_company_param`]).
+    pub company_param_override: [Option<&'static str>; 2],
     pub next_seq: u64,
     pub next_id: u64,
     pub last_created_ms: i64,
 }
 
 impl State {
+    /// The company parameter's name for a resource at a version: [`rules::company_param`],
+    /// unless a test forced another.
+    pub fn company_param(&self, resource: rules::Resource, version: &str) -> &'static str {
+        self.company_param_override[resource as usize]
+            .unwrap_or_else(|| rules::company_param(resource, version))
+    }
+
     pub fn user(&self, id: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
     }

@@ -8,18 +8,16 @@ use axum::{
 };
 
 use super::{ApiResult, Ctx, Sb, check_company, page_query, require};
-use crate::{
-    ApiError,
-    rules::{self, Resource},
-    state,
-};
+use crate::{ApiError, rules::Resource, state};
 
 pub(super) async fn list_channels(
     State(sb): Sb,
     Extension(cx): Extension<Ctx>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let param = rules::company_param(Resource::ChatChannels, &cx.version);
+    let param = sb
+        .state()
+        .company_param(Resource::ChatChannels, &cx.version);
     let company = q.get(param).ok_or(ApiError::missing(param))?;
     let pq = page_query(&q)?;
     require(&cx.principal, "chat:read")?;

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     ApiError,
-    rules::{self, Resource},
+    rules::Resource,
     state::{self, SupportChat},
 };
 
@@ -50,7 +50,7 @@ pub(super) async fn list_support(
     let include_last = q.get("include_last_message").is_some_and(|v| v == "true");
     let st = sb.state();
     // Under the other version's name the filter is unknown, so ignored (rules::ASSUMPTIONS).
-    let param = rules::company_param(Resource::SupportChannels, &cx.version);
+    let param = st.company_param(Resource::SupportChannels, &cx.version);
     if let Some(company) = q.get(param) {
         check_company(&st, company)?;
     }
@@ -108,7 +108,9 @@ pub(super) async fn create_support(
     body: Bytes,
 ) -> ApiResult {
     let b = parse_body(&body)?;
-    let param = rules::company_param(Resource::SupportChannels, &cx.version);
+    let param = sb
+        .state()
+        .company_param(Resource::SupportChannels, &cx.version);
     let company = match b.get(param) {
         Some(Value::String(s)) => s.clone(),
         _ => return Err(ApiError::missing(param)),
