@@ -15,7 +15,8 @@
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
 //! - [`net`]     — the one loopback/origin rule for URLs.
-//! - [`sandbox`] — an in-memory Whop on loopback for `--demo`, tests and benchmarks.
+//! - [`sandbox`] — the `whop-sandbox` crate (an in-memory Whop on loopback for `--demo`, tests
+//!   and benchmarks), re-exported under its old path.
 
 pub mod config;
 pub mod exposure;
@@ -27,8 +28,9 @@ pub mod output;
 pub mod poll;
 pub mod prompts;
 pub mod resources;
-pub mod sandbox;
 pub mod server;
 pub mod tools;
 pub mod transport;
 pub mod whop;
+
+pub use whop_sandbox as sandbox;

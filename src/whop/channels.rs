@@ -1,7 +1,7 @@
 //! `/chat_channels`: the chat rooms of a company (each belongs to a chat experience).
 
 use super::{
-    Client, Error, Kind, Request,
+    Client, CompanyResource, Error, Kind, Request,
     messages::path_segment,
     models::{ChatChannel, Page},
     target,
@@ -20,15 +20,17 @@ impl Client {
         &self,
         q: &ListChatChannels,
     ) -> Result<Page<ChatChannel>, Error> {
-        let req = Request::get(
-            "/chat_channels",
-            target("chat:read", Kind::Company, Some(&q.company_id)),
-        )
-        .param(self.company_param(), &q.company_id)
-        .param("first", q.first)
-        .opt_param("product_id", q.product_id.as_ref())
-        .opt_param("after", q.after.as_ref());
-        self.json(req).await
+        self.json_naming_company(CompanyResource::ChatChannels, |company| {
+            Request::get(
+                "/chat_channels",
+                target("chat:read", Kind::Company, Some(&q.company_id)),
+            )
+            .param(company, &q.company_id)
+            .param("first", q.first)
+            .opt_param("product_id", q.product_id.as_ref())
+            .opt_param("after", q.after.as_ref())
+        })
+        .await
     }
 
     /// Accepts a chat channel id (`feed_…`) or the id of its experience (`exp_…`).

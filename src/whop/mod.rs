@@ -14,6 +14,7 @@ pub mod models;
 mod reactions;
 pub mod retry;
 mod support;
+pub mod versions;
 
 use std::{fmt, sync::Arc, time::Instant};
 
@@ -30,25 +31,12 @@ pub use files::{UploadProgress, UploadSource};
 pub use messages::{CreateMessage, ListMessages, UpdateMessage};
 pub use retry::RetryPolicy;
 pub use support::{CreateSupportChannel, ListSupportChannels};
+pub use versions::CompanyResource;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
 /// The API version this crate is written against (the Python SDK 2.6.0 pin).
 pub const DEFAULT_API_VERSION: &str = "2026-10-15-1";
 pub const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
-
-/// Which name the company filter has in a given `Api-Version-Date`.
-///
-/// Whop renamed `company_id` to `account_id` on the chat endpoints between 2026-07-20 (the
-/// TypeScript SDK's pin, which sends `company_id`) and 2026-10-15-1 (the Python SDK's pin,
-/// which sends `account_id`); the exact version is not documented. We assume every version
-/// after 2026-07-20 uses `account_id`. Version dates compare correctly as strings.
-pub fn company_param(api_version: &str) -> &'static str {
-    if api_version > "2026-07-20" {
-        "account_id"
-    } else {
-        "company_id"
-    }
-}
 
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -92,6 +80,8 @@ struct Inner {
     api_version: String,
     version_header: HeaderValue,
     policy: RetryPolicy,
+    /// The company parameter's name per resource once Whop has told us (a 400 naming it).
+    company_names: std::sync::Mutex<[Option<&'static str>; CompanyResource::ALL.len()]>,
 }
 
 impl fmt::Debug for Client {
@@ -230,6 +220,7 @@ impl Client {
                 api_version: options.api_version,
                 version_header,
                 policy: options.policy,
+                company_names: Default::default(),
             }),
         })
     }
@@ -242,9 +233,50 @@ impl Client {
         &self.inner.api_version
     }
 
-    /// The company filter's parameter name for the pinned version.
-    pub fn company_param(&self) -> &'static str {
-        company_param(&self.inner.api_version)
+    /// The company parameter's name for `resource` at the pinned version: what Whop said if
+    /// it corrected us before, else the version table's rule.
+    pub fn company_param(&self, resource: CompanyResource) -> &'static str {
+        let learned = self
+            .inner
+            .company_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())[resource.index()];
+        learned.unwrap_or_else(|| versions::company_param(resource, &self.inner.api_version))
+    }
+
+    /// Sends a request that names the company, built by `build` with the parameter's name.
+    /// If Whop answers 400 naming the company parameter (the table guessed wrong for this
+    /// version), the request is built again with the other name (a POST thus gets a fresh
+    /// `Idempotency-Key`: the first one is spent on that 400) and sent once more; the name
+    /// that worked is remembered for this client.
+    pub(crate) async fn json_naming_company<T: DeserializeOwned>(
+        &self,
+        resource: CompanyResource,
+        build: impl Fn(&'static str) -> Request,
+    ) -> Result<T, Error> {
+        let name = self.company_param(resource);
+        let first = self.json(build(name)).await;
+        let Err(e) = &first else {
+            return first;
+        };
+        if !names_company_param(e) {
+            return first;
+        }
+        let other = versions::other_name(name);
+        tracing::info!(?resource, from = name, to = other, api_version = %self.inner.api_version,
+            "Whop refused the company parameter's name; retrying with the other one");
+        let second = self.json(build(other)).await;
+        if second
+            .as_ref()
+            .err()
+            .is_none_or(|e| !names_company_param(e))
+        {
+            self.inner
+                .company_names
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())[resource.index()] = Some(other);
+        }
+        second
     }
 
     /// Sends a request, retrying what the policy allows, and decodes a JSON answer.
@@ -328,9 +360,13 @@ impl Client {
                 }
                 Ok((status, headers, body)) => {
                     let retry_after = retry::retry_after(&headers);
+                    let body = error::parse_error_body(&body);
+                    // With an Idempotency-Key, Whop answers a retry with the stored 4xx.
+                    let only_replays = request.idempotency_key.is_some()
+                        && RetryPolicy::replays_stored_answer(status, body.code.as_deref());
                     let error = Error::Api {
                         status: status.as_u16(),
-                        body: Box::new(error::parse_error_body(&body)),
+                        body: Box::new(body),
                         retry_after,
                         request_id: headers
                             .get("x-request-id")
@@ -341,7 +377,7 @@ impl Client {
                     };
                     tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
                         status = status.as_u16(), attempt, "whop request failed");
-                    if !(replayable && RetryPolicy::is_retryable_status(status)) {
+                    if !(replayable && RetryPolicy::is_retryable_status(status)) || only_replays {
                         return Err(error);
                     }
                     let wait = match retry_after {
@@ -463,6 +499,12 @@ fn is_loopback_url(url: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A 400 whose `param` is one of the company parameter's names.
+fn names_company_param(e: &Error) -> bool {
+    matches!(e, Error::Api { status: 400, body, .. }
+        if matches!(body.param.as_deref(), Some(versions::COMPANY_ID | versions::ACCOUNT_ID)))
+}
+
 /// Status codes the tool layer treats specially.
 pub fn is_not_found(e: &Error) -> bool {
     e.status() == Some(StatusCode::NOT_FOUND.as_u16())
@@ -471,14 +513,6 @@ pub fn is_not_found(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn company_param_follows_the_version() {
-        assert_eq!(company_param("2026-10-15-1"), "account_id");
-        assert_eq!(company_param("2026-09-09-1"), "account_id");
-        assert_eq!(company_param("2026-07-20"), "company_id");
-        assert_eq!(company_param("2025-01-01"), "company_id");
-    }
 
     #[test]
     fn secret_never_prints() {

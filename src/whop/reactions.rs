@@ -3,7 +3,12 @@
 use reqwest::Method;
 use serde::Serialize;
 
-use super::{Client, Error, Kind, Request, messages::path_segment, models::Reaction, target};
+use super::{
+    Client, Error, Kind, Request,
+    messages::path_segment,
+    models::{Page, Reaction},
+    target,
+};
 
 #[derive(Serialize)]
 struct CreateBody<'a> {
@@ -15,6 +20,23 @@ struct CreateBody<'a> {
 }
 
 impl Client {
+    /// Reactions on a message (or forum post), newest first.
+    pub async fn list_reactions(
+        &self,
+        message_id: &str,
+        first: u32,
+        after: Option<&str>,
+    ) -> Result<Page<Reaction>, Error> {
+        let req = Request::get(
+            "/reactions",
+            target("chat:read", Kind::Message, Some(message_id)),
+        )
+        .param("resource_id", message_id)
+        .param("first", first)
+        .opt_param("after", after);
+        self.json(req).await
+    }
+
     pub async fn create_reaction(
         &self,
         message_id: &str,

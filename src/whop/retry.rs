@@ -2,11 +2,17 @@
 //!
 //! Kept apart from the request pipeline so the rules read in one place. A request is retried
 //! only when repeating it cannot duplicate anything: reads, PUT/PATCH/DELETE (idempotent by
-//! nature), and POSTs that carry an `Idempotency-Key` (Whop replays the first result).
+//! nature), and POSTs that carry an `Idempotency-Key` (Whop replays the first result). And it
+//! is retried only when the retry can have another outcome: Whop keeps a keyed POST's 4xx
+//! answer for 24 hours and replays it to every retry (docs "Idempotent requests"), so a keyed
+//! POST is retried after a 4xx only while the first attempt is still in progress (409).
 
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
+
+/// Whop's `error.code` for a key whose first request has not finished.
+pub const IN_PROGRESS: &str = "idempotency_request_in_progress";
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -49,6 +55,13 @@ impl RetryPolicy {
     /// Statuses that mean "try again later" rather than "this request is wrong".
     pub fn is_retryable_status(status: StatusCode) -> bool {
         matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
+    }
+
+    /// Whether a retry with the same `Idempotency-Key` can only get this answer again: every
+    /// 4xx is stored and replayed, except the 409 `idempotency_request_in_progress` Whop sends
+    /// while the first attempt still runs (after which the retry gets that attempt's answer).
+    pub fn replays_stored_answer(status: StatusCode, code: Option<&str>) -> bool {
+        status.is_client_error() && !(status == StatusCode::CONFLICT && code == Some(IN_PROGRESS))
     }
 
     /// Backoff before retry number `retry` (0 = the first retry): capped exponential with up
@@ -109,6 +122,22 @@ mod tests {
                 !RetryPolicy::is_retryable_status(StatusCode::from_u16(s).unwrap()),
                 "{s}"
             );
+        }
+    }
+
+    #[test]
+    fn a_keyed_post_is_retried_after_a_4xx_only_while_in_progress() {
+        let s = |n| StatusCode::from_u16(n).unwrap();
+        for n in [400, 404, 408, 409, 422, 429] {
+            assert!(RetryPolicy::replays_stored_answer(s(n), None), "{n}");
+        }
+        assert!(RetryPolicy::replays_stored_answer(s(409), Some("conflict")));
+        assert!(!RetryPolicy::replays_stored_answer(
+            s(409),
+            Some(IN_PROGRESS)
+        ));
+        for n in [500, 502, 503] {
+            assert!(!RetryPolicy::replays_stored_answer(s(n), None), "{n}");
         }
     }
 

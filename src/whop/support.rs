@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::{
-    Client, Error, Kind, Request,
+    Client, CompanyResource, Error, Kind, Request,
     messages::path_segment,
     models::{Page, SupportChannel},
-    target,
+    target, versions,
 };
 
 #[derive(Debug, Clone)]
@@ -27,23 +27,30 @@ pub struct CreateSupportChannel {
 }
 
 impl Client {
-    /// Most recently active first; asks Whop to include each chat's last message.
+    /// Most recently active first; asks Whop to include each chat's last message where the
+    /// pinned version knows the parameter.
     pub async fn list_support_channels(
         &self,
         q: &ListSupportChannels,
     ) -> Result<Page<SupportChannel>, Error> {
-        let req = Request::get(
-            "/support_channels",
-            target("support_chat:read", Kind::Company, q.company_id.as_deref()),
-        )
-        .opt_param(self.company_param(), q.company_id.as_ref())
-        .opt_param("open", q.open)
-        .param("order", "last_post_sent_at")
-        .param("direction", "desc")
-        .param("include_last_message", true)
-        .param("first", q.first)
-        .opt_param("after", q.after.as_ref());
-        self.json(req).await
+        self.json_naming_company(CompanyResource::SupportChannels, |company| {
+            Request::get(
+                "/support_channels",
+                target("support_chat:read", Kind::Company, q.company_id.as_deref()),
+            )
+            .opt_param(company, q.company_id.as_ref())
+            .opt_param("open", q.open)
+            .param("order", "last_post_sent_at")
+            .param("direction", "desc")
+            .opt_param(
+                "include_last_message",
+                versions::support_list_takes_include_last_message(self.api_version())
+                    .then_some(true),
+            )
+            .param("first", q.first)
+            .opt_param("after", q.after.as_ref())
+        })
+        .await
     }
 
     pub async fn get_support_channel(&self, id: &str) -> Result<SupportChannel, Error> {
@@ -59,18 +66,20 @@ impl Client {
         &self,
         c: &CreateSupportChannel,
     ) -> Result<SupportChannel, Error> {
-        let mut body = serde_json::Map::new();
-        body.insert(self.company_param().into(), c.company_id.clone().into());
-        body.insert("user_id".into(), c.user.clone().into());
-        if let Some(name) = &c.custom_name {
-            body.insert("custom_name".into(), name.clone().into());
-        }
-        let req = Request::post_json(
-            "/support_channels",
-            &Body(body),
-            target("support_chat:create", Kind::Company, Some(&c.company_id)),
-        );
-        self.json(req).await
+        self.json_naming_company(CompanyResource::SupportChannels, |company| {
+            let mut body = serde_json::Map::new();
+            body.insert(company.into(), c.company_id.clone().into());
+            body.insert("user_id".into(), c.user.clone().into());
+            if let Some(name) = &c.custom_name {
+                body.insert("custom_name".into(), name.clone().into());
+            }
+            Request::post_json(
+                "/support_channels",
+                &Body(body),
+                target("support_chat:create", Kind::Company, Some(&c.company_id)),
+            )
+        })
+        .await
     }
 }
 

@@ -13,6 +13,7 @@ mod cli;
 mod client;
 mod confinement;
 mod conformance;
+mod contract;
 mod e2e;
 mod faults;
 mod gates;

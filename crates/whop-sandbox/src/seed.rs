@@ -8,7 +8,7 @@ use super::{
     routes::insert_message,
     state::{Channel, Principal, Reaction, State, SupportChat, User},
 };
-use crate::whop::DEFAULT_API_VERSION;
+use crate::rules::LATEST_VERSION;
 
 pub const COMPANY_ID: &str = "biz_7Qm2Xr9LpTz4Wc";
 
@@ -286,7 +286,7 @@ pub fn seed(st: &mut State, api_key: &str) {
             is_account: true,
             is_admin: true,
             scopes: None,
-            pinned_version: DEFAULT_API_VERSION.into(),
+            pinned_version: LATEST_VERSION.into(),
         },
     );
     st.channels = vec![

@@ -1,16 +1,20 @@
-//! An in-memory Whop REST v1 (the chat part) on a loopback port: the same contract as the
-//! real API for everything this server uses, for `--demo`, tests and benchmarks.
+//! An in-memory Whop REST v1 (the chat part) on a loopback port, for demos, tests and
+//! benchmarks: Whop's contract as the official SDKs state it, written from the SDKs and the
+//! docs — it shares no code with any client, so a client's wrong guess about Whop fails
+//! against it instead of agreeing with itself. Its version rules and every undocumented
+//! choice are in [`rules`].
 //!
 //! * tests start it on port 0 with [`Sandbox::start`] and inspect it through the control
 //!   methods (requests seen, messages stored, faults to inject);
 //! * `whop-chat-mcp sandbox --listen ADDR` serves it standalone;
-//! * `--demo` runs the MCP server against one started in-process.
+//! * `whop-chat-mcp --demo` runs the MCP server against one started in-process.
 //!
 //! Connections are served by our own accept loop (not `axum::serve`) so that a fault can
 //! drop a connection for real, before or after the request has taken effect.
 
 mod faults;
 mod routes;
+pub mod rules;
 mod seed;
 pub mod state;
 
@@ -22,6 +26,7 @@ use std::{
 
 use axum::{
     Json,
+    http::HeaderValue,
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -60,6 +65,8 @@ pub(crate) struct ApiError {
     pub message: String,
     pub code: Option<&'static str>,
     pub param: Option<&'static str>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -70,6 +77,7 @@ impl ApiError {
             message: message.into(),
             code: None,
             param: None,
+            retry_after: None,
         }
     }
     pub fn missing(param: &'static str) -> Self {
@@ -109,7 +117,12 @@ impl IntoResponse for ApiError {
         let body = json!({"error": {
             "type": self.kind, "message": self.message, "code": self.code, "param": self.param
         }});
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 
@@ -142,12 +155,13 @@ impl LoggedRequest {
     }
 }
 
-/// What the sandbox remembers of an `Idempotency-Key`: the request it came with and, once
-/// the first request finished, its answer.
+/// What the sandbox remembers of an `Idempotency-Key`: the request it came with, when, and,
+/// once the first request finished, its answer (status, `Retry-After`, body).
 #[derive(Debug, Clone)]
 pub(crate) struct IdempotencyEntry {
     pub fingerprint: String,
-    pub answer: Option<(u16, Bytes)>,
+    pub answer: Option<(u16, Option<HeaderValue>, Bytes)>,
+    pub created_ms: i64,
 }
 
 pub(crate) struct Shared {
@@ -159,6 +173,8 @@ pub(crate) struct Shared {
     pub origin: String,
     /// Signalled when a message is created (lets waits in tests be prompt).
     pub posted: Notify,
+    /// `GET /users/me` answers that computed balances (no `include_balance=false`).
+    pub balance_reads: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -196,6 +212,7 @@ impl Sandbox {
             idempotency: Mutex::new(Default::default()),
             origin,
             posted: Notify::new(),
+            balance_reads: Default::default(),
         });
         let stop = CancellationToken::new();
         tokio::spawn(accept_loop(
@@ -287,7 +304,7 @@ impl Sandbox {
                 is_account: false,
                 is_admin: admin,
                 scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
-                pinned_version: crate::whop::DEFAULT_API_VERSION.to_owned(),
+                pinned_version: rules::LATEST_VERSION.to_owned(),
             },
         );
     }
@@ -309,9 +326,24 @@ impl Sandbox {
                 is_account: true,
                 is_admin: true,
                 scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
-                pinned_version: crate::whop::DEFAULT_API_VERSION.to_owned(),
+                pinned_version: rules::LATEST_VERSION.to_owned(),
             },
         );
+    }
+
+    /// How many `GET /users/me` answers computed live balances, i.e. came without
+    /// `include_balance=false`.
+    pub fn balance_reads(&self) -> u64 {
+        self.shared
+            .balance_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes the sandbox want `name` (`company_id` or `account_id`) as the company parameter of
+    /// `resource` at every version, as if Whop had renamed it at another version than
+    /// [`rules`] says: lets tests see how a client copes with a wrong version table.
+    pub fn force_company_param(&self, resource: rules::Resource, name: &'static str) {
+        self.shared.state().company_param_override[resource as usize] = Some(name);
     }
 
     /// Number of messages stored in a channel (by feed or experience id).

@@ -10,87 +10,13 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{ApiError, now_ms, rfc3339};
-use crate::whop::company_param;
+use crate::{
+    ApiError, now_ms, rfc3339,
+    rules::{self, FileShape, SupportShape},
+};
 
-/// Every `Api-Version-Date` the sandbox accepts (Whop's list as of 2026-10-15-1).
-pub const KNOWN_VERSIONS: &[&str] = &[
-    "2025-01-01",
-    "2026-06-08",
-    "2026-06-09",
-    "2026-06-20",
-    "2026-07-01",
-    "2026-07-08",
-    "2026-07-08-1",
-    "2026-07-18",
-    "2026-07-20",
-    "2026-07-22",
-    "2026-07-23",
-    "2026-07-25",
-    "2026-07-26",
-    "2026-07-27",
-    "2026-07-29",
-    "2026-07-29-1",
-    "2026-07-31",
-    "2026-08-03",
-    "2026-08-05",
-    "2026-08-05-1",
-    "2026-08-10",
-    "2026-08-12",
-    "2026-08-13",
-    "2026-08-14",
-    "2026-08-21",
-    "2026-08-21-1",
-    "2026-08-25",
-    "2026-08-25-1",
-    "2026-08-25-2",
-    "2026-08-31",
-    "2026-09-02",
-    "2026-09-02-1",
-    "2026-09-02-2",
-    "2026-09-04",
-    "2026-09-06",
-    "2026-09-09",
-    "2026-09-09-1",
-    "2026-09-11",
-    "2026-09-11-1",
-    "2026-09-13",
-    "2026-09-15",
-    "2026-09-22",
-    "2026-09-22-1",
-    "2026-09-22-2",
-    "2026-09-22-3",
-    "2026-09-22-4",
-    "2026-09-23",
-    "2026-09-24",
-    "2026-09-24-1",
-    "2026-09-25",
-    "2026-09-28",
-    "2026-09-29",
-    "2026-10-05",
-    "2026-10-05-1",
-    "2026-10-06",
-    "2026-10-06-1",
-    "2026-10-06-2",
-    "2026-10-07",
-    "2026-10-07-1",
-    "2026-10-07-2",
-    "2026-10-08",
-    "2026-10-09",
-    "2026-10-09-1",
-    "2026-10-09-2",
-    "2026-10-13",
-    "2026-10-13-1",
-    "2026-10-14",
-    "2026-10-14-1",
-    "2026-10-15",
-    "2026-10-15-1",
-];
-
-/// Whether a version writes the newer shapes (account_id, integer file sizes, …).
-pub fn is_new_era(version: &str) -> bool {
-    company_param(version) == "account_id"
-}
+/// Kept here too for callers of the old path.
+pub use crate::rules::KNOWN_VERSIONS;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -283,19 +209,33 @@ impl FileRecord {
             "visibility": self.visibility,
         });
         let o = v.as_object_mut().expect("object");
-        if is_new_era(version) {
-            o.insert("object".into(), json!("file"));
-            o.insert("created_at".into(), json!(rfc3339(self.created_ms)));
-            o.insert("size".into(), json!(size));
-            o.insert("removed_by_moderation".into(), json!(false));
-            o.insert("upload_url".into(), json!(upload_url));
-            o.insert("upload_headers".into(), json!(upload_headers));
-        } else {
-            // The older shape writes the size as a string.
+        let shape = rules::file_shape(version);
+        if shape == FileShape::SizeAsString {
             o.insert("size".into(), json!(size.map(|s| s.to_string())));
             if with_upload {
                 o.insert("upload_url".into(), json!(upload_url));
                 o.insert("upload_headers".into(), json!(upload_headers));
+            }
+        } else {
+            o.insert("object".into(), json!("file"));
+            o.insert("created_at".into(), json!(rfc3339(self.created_ms)));
+            o.insert("size".into(), json!(size));
+            o.insert("upload_url".into(), json!(upload_url));
+            o.insert("upload_headers".into(), json!(upload_headers));
+            o.insert("multipart_upload_id".into(), Value::Null);
+            o.insert("multipart_chunk_size".into(), Value::Null);
+            o.insert("multipart_upload_urls".into(), Value::Null);
+        }
+        if shape >= FileShape::WithModeration {
+            o.insert("removed_by_moderation".into(), json!(false));
+            for media in [
+                "blurhash",
+                "width",
+                "height",
+                "duration_seconds",
+                "waveform_url",
+            ] {
+                o.insert(media.into(), Value::Null);
             }
         }
         v
@@ -329,12 +269,22 @@ pub struct State {
     pub reactions: Vec<Reaction>,
     pub files: HashMap<String, FileRecord>,
     pub upload_outcome: Option<UploadOutcome>,
+    /// A company parameter name forced for every version (see
+    /// [`crate::Sandbox::force_company_param`]).
+    pub company_param_override: [Option<&'static str>; 2],
     pub next_seq: u64,
     pub next_id: u64,
     pub last_created_ms: i64,
 }
 
 impl State {
+    /// The company parameter's name for a resource at a version: [`rules::company_param`],
+    /// unless a test forced another.
+    pub fn company_param(&self, resource: rules::Resource, version: &str) -> &'static str {
+        self.company_param_override[resource as usize]
+            .unwrap_or_else(|| rules::company_param(resource, version))
+    }
+
     pub fn user(&self, id: &str) -> Option<&User> {
         self.users.iter().find(|u| u.id == id)
     }
@@ -430,12 +380,16 @@ impl State {
             "last_message_at": last.map(|m| rfc3339(m.created_ms)),
             "resolved_at": s.resolved_ms.map(rfc3339),
         });
-        if is_new_era(version) {
-            let o = v.as_object_mut().expect("object");
+        let shape = rules::support_shape(version);
+        let o = v.as_object_mut().expect("object");
+        if shape >= SupportShape::WithAccount {
             o.insert("account_id".into(), json!(self.company_id));
+        }
+        if shape >= SupportShape::WithInbox {
             let needs_reply =
                 s.resolved_ms.is_none() && last.is_some_and(|m| m.user_id == s.customer_id);
             o.insert("needs_reply".into(), json!(needs_reply));
+            // Both are null for callers that are not users (PY), and an account key is not.
             o.insert("participated".into(), Value::Null);
             o.insert("unread".into(), Value::Null);
             let last_json = last.filter(|_| include_last).map(|m| {
