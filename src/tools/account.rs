@@ -5,14 +5,15 @@ use rmcp::{schemars::JsonSchema, tool, tool_router};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::Toolbox;
-use super::{Effect, ToolResult, call_whop, output, render};
+use super::{ToolResult, Toolbox, cancellable, output, render};
+use crate::whop;
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WhoamiOut {
-    // biz_… for a company key, user_… for a user token.
-    pub id: String,
-    // `company` or `user`.
+    // biz_… for a company key, user_… for a user token; left out when Whop would not say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    // `company`, `user`, or `unknown` (neither identity endpoint answered: an app key, say).
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -21,47 +22,87 @@ pub struct WhoamiOut {
     pub company_id: Option<String>,
     pub base_url: String,
     pub api_version: String,
+    // Why the identity is unknown: which call Whop refused, and what to set instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Why the key's identity could not be read, and what to do about it.
+pub(crate) fn identity_refused(e: &whop::Error) -> String {
+    match e.status() {
+        Some(401) => {
+            "Whop rejected the API key (HTTP 401): set WHOP_API_KEY to a valid, unrevoked key."
+                .to_owned()
+        }
+        Some(403 | 404) => format!(
+            "GET /accounts/me and GET /users/me were both refused (HTTP {}): the key is neither an account \
+             API key nor a user token (an app API key acts for every company that installed the app). Tools \
+             work with it when they know the company: set WHOP_COMPANY_ID=biz_… or pass company_id.",
+            e.status().unwrap_or_default()
+        ),
+        _ => format!(
+            "the identity could not be read ({}); check the network and WHOP_BASE_URL.",
+            render::inline(&e.to_string())
+        ),
+    }
 }
 
 #[tool_router(router = account_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Who the key acts as, default company, API URL and version; call when something fails.
+    /// Key identity, default company, API URL and version; call when something fails.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<WhoamiOut>()
     )]
     pub async fn whoami(&self, ct: CancellationToken) -> ToolResult {
-        let me = call_whop(&ct, Effect::Read, self.client.me()).await?;
-        let company = me.id.starts_with("biz_");
-        let name = me
-            .title
-            .as_deref()
-            .or(me.name.as_deref())
-            .or(me.username.as_deref())
-            .map(render::inline);
-        let out = WhoamiOut {
-            kind: if company { "company" } else { "user" }.into(),
-            company_id: self
-                .settings
-                .company_id
-                .clone()
-                .or_else(|| company.then(|| me.id.clone())),
-            id: me.id,
-            name,
-            base_url: self.client.base_url().to_owned(),
-            api_version: self.client.api_version().to_owned(),
+        // Always an answer: what is known locally, plus what Whop says (or why it would not).
+        let me = cancellable(&ct, async { Ok(self.client.me().await) }).await?;
+        let configured = self.settings.company_id.clone();
+        let out = match me {
+            Ok(me) => {
+                let company = me.id.starts_with("biz_");
+                WhoamiOut {
+                    kind: if company { "company" } else { "user" }.into(),
+                    name: me
+                        .title
+                        .as_deref()
+                        .or(me.name.as_deref())
+                        .or(me.username.as_deref())
+                        .map(render::inline),
+                    company_id: configured.or_else(|| company.then(|| me.id.clone())),
+                    id: Some(me.id),
+                    base_url: self.client.base_url().to_owned(),
+                    api_version: self.client.api_version().to_owned(),
+                    problem: None,
+                }
+            }
+            Err(e) => WhoamiOut {
+                id: None,
+                kind: "unknown".into(),
+                name: None,
+                company_id: configured,
+                base_url: self.client.base_url().to_owned(),
+                api_version: self.client.api_version().to_owned(),
+                problem: Some(identity_refused(&e)),
+            },
+        };
+        let who = match (&out.id, &out.problem) {
+            (Some(id), _) => format!(
+                "The key acts as {} {}{id}.",
+                out.kind,
+                out.name
+                    .as_deref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default()
+            ),
+            (None, Some(why)) => format!("Who the key acts as is unknown: {why}"),
+            (None, None) => String::new(),
         };
         let mut text = format!(
-            "The key acts as {} {}{}. Default company: {}. Whop API {} (Api-Version-Date {}).",
-            out.kind,
-            out.name
-                .as_deref()
-                .map(|n| format!("{n} "))
-                .unwrap_or_default(),
-            out.id,
+            "{who} Default company: {}. Whop API {} (Api-Version-Date {}).",
             out.company_id
                 .as_deref()
-                .unwrap_or("none (pass company_id)"),
+                .unwrap_or("none (pass company_id or set WHOP_COMPANY_ID)"),
             out.base_url,
             out.api_version
         );

@@ -15,11 +15,13 @@ impl Toolbox {
         let id = self
             .own_company
             .get_or_try_init(|| async {
-                let me = self
-                    .client
-                    .me()
-                    .await
-                    .map_err(|e| ToolError::whop(e, Effect::Read))?;
+                let me = self.client.me().await.map_err(|e| match e.status() {
+                    Some(403 | 404) => ToolError::new(format!(
+                        "No company given, and the key's own could not be found: {}",
+                        super::account::identity_refused(&e)
+                    )),
+                    _ => ToolError::whop(e, Effect::Read),
+                })?;
                 if me.id.starts_with("biz_") {
                     Ok(me.id)
                 } else {

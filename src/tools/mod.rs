@@ -285,7 +285,13 @@ impl ToolError {
                     .as_deref()
                     .map(|p| format!(" (parameter `{}`)", render::inline(p)))
                     .unwrap_or_default();
-                format!("Whop rejected the request (HTTP {status}): {message}{param}")
+                let fix = match body.param.as_deref() {
+                    Some("company_id" | "account_id") => {
+                        " Pass company_id (biz_…) or set WHOP_COMPANY_ID to the company to work on."
+                    }
+                    _ => "",
+                };
+                format!("Whop rejected the request (HTTP {status}): {message}{param}{fix}")
             }
             whop::Error::Transport {
                 message,

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod app_keys;
 mod chat_life;
 mod cli;
 mod client;

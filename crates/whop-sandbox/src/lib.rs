@@ -302,6 +302,7 @@ impl Sandbox {
             Principal {
                 user_id,
                 is_account: false,
+                is_app: false,
                 is_admin: admin,
                 scopes: scopes.map(|s| s.iter().map(|x| x.to_string()).collect()),
                 pinned_version: rules::LATEST_VERSION.to_owned(),
@@ -324,11 +325,22 @@ impl Sandbox {
             Principal {
                 user_id: bot,
                 is_account: true,
+                is_app: false,
                 is_admin: true,
                 scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
                 pinned_version: rules::LATEST_VERSION.to_owned(),
             },
         );
+    }
+
+    /// Adds an app API key installed in the demo company: it may do what an account key
+    /// does, given the company, but neither identity endpoint knows it.
+    pub fn add_app_key(&self, key: &str) {
+        self.add_account_key(key, &[]);
+        let mut st = self.shared.state();
+        let p = st.keys.get_mut(key).expect("just added");
+        p.is_app = true;
+        p.scopes = None;
     }
 
     /// How many `GET /users/me` answers computed live balances, i.e. came without

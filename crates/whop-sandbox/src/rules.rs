@@ -303,6 +303,9 @@ pub const IDEMPOTENCY_STORES_5XX: bool = false;
 /// Emoji outside [`EMOJI_SHORTCODES`] are reported as sent (Whop's full shortcode table is
 /// not public).
 pub const UNKNOWN_EMOJI_KEPT_AS_SENT: bool = true;
+/// App API keys "fit neither" identity endpoint (shared README, audit corrections): what they
+/// answer is not documented. The sandbox refuses both with this status.
+pub const APP_KEY_IDENTITY_STATUS: u16 = 403;
 
 /// The assumptions above, for documentation and for tests that list them.
 pub const ASSUMPTIONS: &[&str] = &[
@@ -313,6 +316,7 @@ pub const ASSUMPTIONS: &[&str] = &[
     "unknown query parameters are ignored (so a wrong company filter name on GET /support_channels drops the filter)",
     "5xx answers are not kept for idempotent replay",
     "emoji without a known shortcode are reported as sent",
+    "an app API key gets 403 from GET /accounts/me and GET /users/me",
 ];
 
 #[cfg(test)]

@@ -284,6 +284,7 @@ pub fn seed(st: &mut State, api_key: &str) {
         Principal {
             user_id: USERS[0].0.into(),
             is_account: true,
+            is_app: false,
             is_admin: true,
             scopes: None,
             pinned_version: LATEST_VERSION.into(),

@@ -38,6 +38,9 @@ pub struct Principal {
     pub user_id: String,
     /// Account keys act for the company; user tokens for one user.
     pub is_account: bool,
+    /// An app API key: acts for the company (which installed the app) but has no identity of
+    /// its own (see [`crate::rules::APP_KEY_IDENTITY_STATUS`]).
+    pub is_app: bool,
     /// Admins may post in admin-only channels, pin and delete any message.
     pub is_admin: bool,
     /// `None` = every permission.

@@ -13,12 +13,25 @@ use axum::{
 use serde_json::{Value, json};
 
 use super::{ApiResult, Ctx, Sb};
-use crate::{ApiError, rfc3339, state::User};
+use crate::{ApiError, rfc3339, rules, state::User};
 
 /// The demo company's creation time (fixed, so answers are stable).
 const CREATED_MS: i64 = 1_767_225_600_000;
 
+/// What an app key hears from either identity endpoint.
+fn no_identity_for_apps(cx: &Ctx) -> Result<(), ApiError> {
+    if cx.principal.is_app {
+        return Err(ApiError::new(
+            rules::APP_KEY_IDENTITY_STATUS,
+            "forbidden",
+            "App API keys have no account or user of their own.",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn account_me(State(sb): Sb, Extension(cx): Extension<Ctx>) -> ApiResult {
+    no_identity_for_apps(&cx)?;
     if !cx.principal.is_account {
         return Err(ApiError::new(
             403,
@@ -54,6 +67,7 @@ pub(super) async fn user_me(
     Extension(cx): Extension<Ctx>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
+    no_identity_for_apps(&cx)?;
     if cx.principal.is_account {
         return Err(ApiError::new(
             403,
