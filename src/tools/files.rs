@@ -7,10 +7,7 @@
 //! checked again on the open handle (on Linux, down to the real path the kernel opened), so
 //! swapping it or a folder on its way for a link after the check does not help.
 
-use std::{
-    io::Read,
-    path::{Component, Path, PathBuf},
-};
+use std::path::{Component, Path, PathBuf};
 
 use base64::{
     Engine as _,
@@ -26,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, output, render};
-use crate::whop::{UploadProgress, UploadSource, models::File};
+use crate::whop::{UploadContent, UploadProgress, UploadSource, models::File};
 
 /// Largest local file `upload_file` reads.
 pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
@@ -190,8 +187,9 @@ pub fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
     Ok(canonical)
 }
 
-/// Reads a confined file, refusing anything but a regular file within the size limit.
-pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
+/// Opens a confined file for streaming, refusing anything but a regular, singly linked file
+/// within the size limit; returns the open file and how many bytes to send.
+pub fn open_confined(path: &Path) -> Result<(std::fs::File, u64), ToolError> {
     let shown = path.display();
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -243,16 +241,14 @@ pub fn read_confined(path: &Path) -> Result<Vec<u8>, ToolError> {
             meta.len()
         )));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| ToolError::new(format!("cannot read {shown}: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    if meta.len() == 0 {
         return Err(ToolError::new(format!(
-            "{shown} grew past the upload limit of {MAX_FILE_BYTES} bytes while being read."
+            "{shown} is empty: there is nothing to upload."
         )));
     }
-    Ok(bytes)
+    // The size is fixed here: the upload streams exactly this many bytes from the open file,
+    // however it changes afterwards.
+    Ok((file, meta.len()))
 }
 
 /// Standard base64 that takes input with or without its `=` padding.
@@ -315,7 +311,7 @@ impl Toolbox {
         ctx: RequestContext<RoleServer>,
         ct: CancellationToken,
     ) -> ToolResult {
-        let (filename, bytes) = match (&a.path, &a.content_base64) {
+        let (filename, content) = match (&a.path, &a.content_base64) {
             (Some(_), Some(_)) => {
                 return Err(ToolError::new(
                     "give either path or content_base64, not both.",
@@ -336,26 +332,31 @@ impl Toolbox {
                         .unwrap_or_default(),
                 };
                 let name = check_filename(&name)?;
-                let bytes = tokio::task::spawn_blocking(move || read_confined(&canonical))
+                let (file, len) = tokio::task::spawn_blocking(move || open_confined(&canonical))
                     .await
                     .map_err(|e| {
-                        ToolError::new(format!("internal error while reading the file: {e}"))
+                        ToolError::new(format!("internal error while opening the file: {e}"))
                     })??;
-                (name, bytes)
+                let content = UploadContent::File {
+                    file: std::sync::Arc::new(file),
+                    len,
+                };
+                (name, content)
             }
             (None, Some(encoded)) => {
                 let name = a.filename.as_deref().ok_or_else(|| ToolError::new("content_base64 needs filename (e.g. chart.png) so Whop knows the file type."))?;
-                (check_filename(name)?, decode_base64(encoded)?)
+                let bytes = Bytes::from(decode_base64(encoded)?);
+                (check_filename(name)?, bytes.into())
             }
         };
-        let size = bytes.len() as u64;
+        let size = content.len();
         let visibility = match a.visibility.unwrap_or_default() {
             Visibility::Public => "public",
             Visibility::Private => "private",
         };
         let source = UploadSource {
             filename: filename.clone(),
-            bytes: Bytes::from(bytes),
+            content,
             visibility: visibility.into(),
         };
 
@@ -410,6 +411,15 @@ impl Toolbox {
 mod tests {
     use super::*;
 
+    /// What an upload of `path` would send.
+    fn read_all(path: &Path) -> Result<Vec<u8>, ToolError> {
+        use std::io::Read as _;
+        let (file, len) = open_confined(path)?;
+        let mut bytes = Vec::new();
+        file.take(len).read_to_end(&mut bytes).unwrap();
+        Ok(bytes)
+    }
+
     #[test]
     fn base64_forms() {
         assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
@@ -456,9 +466,9 @@ mod tests {
         let _ = std::fs::remove_file(dir.join("swapped"));
         std::os::unix::fs::symlink(&real, dir.join("swapped")).unwrap();
         let real = real.canonicalize().unwrap();
-        assert_eq!(read_confined(&real.join("f.txt")).unwrap(), b"data");
+        assert_eq!(read_all(&real.join("f.txt")).unwrap(), b"data");
         // What the open sees if a checked folder became a link: the kernel's path differs.
-        let e = read_confined(&dir.canonicalize().unwrap().join("swapped/f.txt"))
+        let e = read_all(&dir.canonicalize().unwrap().join("swapped/f.txt"))
             .unwrap_err()
             .message;
         assert!(e.contains("changed while it was being opened"), "{e}");
@@ -500,13 +510,13 @@ mod tests {
         std::fs::write(elsewhere.join("secret.txt"), "secret").unwrap();
         std::fs::hard_link(elsewhere.join("secret.txt"), root.join("innocent.txt")).unwrap();
         let path = confine(std::slice::from_ref(&root), "innocent.txt").unwrap();
-        let e = read_confined(&path).unwrap_err().message;
+        let e = read_all(&path).unwrap_err().message;
         assert!(
             e.contains("2 hard links") && e.contains("not uploaded"),
             "{e}"
         );
         std::fs::write(root.join("plain.txt"), "ok").unwrap();
-        assert_eq!(read_confined(&root.join("plain.txt")).unwrap(), b"ok");
+        assert_eq!(read_all(&root.join("plain.txt")).unwrap(), b"ok");
         std::fs::remove_dir_all(&root).ok();
         std::fs::remove_dir_all(&elsewhere).ok();
     }

@@ -12,8 +12,8 @@ use reqwest::{
 use serde::Serialize;
 
 use super::{
-    Client, Endpoint, Error, Kind, Request, RetryPolicy, messages::path_segment, models::File,
-    target,
+    Body, Client, Endpoint, Error, Kind, Request, RetryPolicy, messages::path_segment,
+    models::File, target,
 };
 
 /// Where the upload is; reported to the caller as it moves on.
@@ -38,9 +38,39 @@ pub enum UploadProgress {
 #[derive(Debug, Clone)]
 pub struct UploadSource {
     pub filename: String,
-    pub bytes: Bytes,
+    pub content: UploadContent,
     /// `public` or `private`; sent explicitly because Whop's default is documented both ways.
     pub visibility: String,
+}
+
+/// What is uploaded: bytes in memory, or an open file streamed from disk.
+#[derive(Debug, Clone)]
+pub enum UploadContent {
+    Bytes(Bytes),
+    /// The first `len` bytes of an open file (checked by the caller before opening it).
+    File {
+        file: std::sync::Arc<std::fs::File>,
+        len: u64,
+    },
+}
+
+impl UploadContent {
+    pub fn len(&self) -> u64 {
+        match self {
+            UploadContent::Bytes(b) => b.len() as u64,
+            UploadContent::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<Bytes> for UploadContent {
+    fn from(bytes: Bytes) -> Self {
+        UploadContent::Bytes(bytes)
+    }
 }
 
 /// How long Whop may take to process a file after the bytes are stored.
@@ -130,7 +160,7 @@ impl Client {
             };
             headers.push((name, value));
         }
-        let size = source.bytes.len() as u64;
+        let size = source.content.len();
         // A slow link needs more than the JSON deadline: allow about 1 s per 256 KiB on top.
         let transfer = Duration::from_secs(30 + size / (256 * 1024));
         let put = Request {
@@ -138,7 +168,10 @@ impl Client {
             endpoint: Endpoint::External(url.to_owned()),
             query: Vec::new(),
             headers,
-            body: Some(source.bytes),
+            body: Some(match source.content {
+                UploadContent::Bytes(bytes) => Body::Bytes(bytes),
+                UploadContent::File { file, len } => Body::File { file, len },
+            }),
             idempotency_key: None,
             target: target("chat:message:create", Kind::Upload, Some(&file_id)),
             policy: Some(RetryPolicy {

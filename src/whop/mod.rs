@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 pub use channels::ListChatChannels;
 pub use error::{ApiErrorBody, Error, Kind, Target};
-pub use files::{UploadProgress, UploadSource};
+pub use files::{UploadContent, UploadProgress, UploadSource};
 pub use messages::{CreateMessage, ListMessages, UpdateMessage};
 pub use retry::RetryPolicy;
 pub use support::{CreateSupportChannel, ListSupportChannels};
@@ -103,6 +103,26 @@ pub(crate) enum Endpoint {
     External(String),
 }
 
+/// What a request sends. A file is streamed from its open handle, from the start on every
+/// attempt, so an upload never holds the whole file in memory.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Bytes(Bytes),
+    File { file: Arc<std::fs::File>, len: u64 },
+}
+
+/// A fresh stream of the first `len` bytes of `file`.
+fn file_body(file: &std::fs::File, len: u64) -> std::io::Result<reqwest::Body> {
+    use std::io::Seek as _;
+    use tokio::io::AsyncReadExt as _;
+    let mut handle = file.try_clone()?;
+    handle.seek(std::io::SeekFrom::Start(0))?;
+    let reader = tokio::fs::File::from_std(handle).take(len);
+    Ok(reqwest::Body::wrap_stream(
+        tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024),
+    ))
+}
+
 /// One logical request. Retries resend it unchanged, `Idempotency-Key` included.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -110,7 +130,7 @@ pub(crate) struct Request {
     pub endpoint: Endpoint,
     pub query: Vec<(&'static str, String)>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Option<Bytes>,
+    pub body: Option<Body>,
     pub idempotency_key: Option<String>,
     pub target: Target,
     pub policy: Option<RetryPolicy>,
@@ -149,7 +169,7 @@ impl Request {
     pub fn json(mut self, body: &impl serde::Serialize) -> Self {
         // Serialising our own request types cannot fail (string keys, no maps of non-strings).
         let bytes = serde_json::to_vec(body).expect("request body serialises");
-        self.body = Some(Bytes::from(bytes));
+        self.body = Some(Body::Bytes(Bytes::from(bytes)));
         self.headers.push((
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -325,7 +345,15 @@ impl Client {
                 builder = builder.header("Idempotency-Key", key.as_str());
             }
             if let Some(body) = &request.body {
-                builder = builder.body(body.clone());
+                builder = match body {
+                    Body::Bytes(bytes) => builder.body(bytes.clone()),
+                    Body::File { file, len } => builder.header(header::CONTENT_LENGTH, *len).body(
+                        file_body(file, *len).map_err(|e| Error::Upload {
+                            message: format!("cannot read the file to upload: {e}"),
+                            file_id: None,
+                        })?,
+                    ),
+                };
             }
 
             let outcome = match builder.send().await {

@@ -318,7 +318,7 @@ async fn upload_flow_puts_bytes_without_the_key_and_polls_until_ready() {
         .upload(
             UploadSource {
                 filename: "chart.png".into(),
-                bytes: Bytes::from(bytes.clone()),
+                content: Bytes::from(bytes.clone()).into(),
                 visibility: "public".into(),
             },
             &|p| seen.lock().unwrap().push(p),

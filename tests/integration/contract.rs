@@ -191,7 +191,7 @@ async fn client_requests(pin: &str) -> BTreeMap<String, Vec<LoggedRequest>> {
         c.upload(
             UploadSource {
                 filename: "chart.png".into(),
-                bytes: Bytes::from(bytes),
+                content: Bytes::from(bytes).into(),
                 visibility: "public".into(),
             },
             &|_| {},

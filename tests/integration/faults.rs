@@ -808,12 +808,19 @@ async fn the_in_process_client_streams_an_upload_through_a_dropped_put() {
     let sb = common::sandbox().await;
     let c = whop_client(&sb, fast_policy());
     sb.add_fault(Fault::on("PUT", "/_uploads/*", FaultAction::DropBeforeProcessing).times(1));
-    let bytes: Vec<u8> = (0..64_000u32).map(|i| (i % 251) as u8).collect();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    // Streamed from an open file: the retry must send it again from its first byte.
+    let dir = common::tempdir();
+    std::fs::write(dir.path().join("chart.png"), &bytes).unwrap();
+    let open = std::fs::File::open(dir.path().join("chart.png")).unwrap();
     let file = c
         .upload(
             UploadSource {
                 filename: "chart.png".into(),
-                bytes: bytes.clone().into(),
+                content: whop_chat_mcp::whop::UploadContent::File {
+                    file: std::sync::Arc::new(open),
+                    len: bytes.len() as u64,
+                },
                 visibility: "public".into(),
             },
             &|_| {},

@@ -294,6 +294,42 @@ async fn a_burst_of_3000_calls_is_answered_within_bounded_memory() {
     assert!(peak_mib < 80, "peak RSS {peak_mib} MiB");
 }
 
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn large_uploads_are_streamed_from_disk_not_held_in_memory() {
+    let sb = common::sandbox().await;
+    let root = common::tempdir();
+    let big: Vec<u8> = (0..25 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(root.path().join("big.bin"), &big).unwrap();
+    let root_arg = root.path().to_str().unwrap().to_owned();
+    let mut server = RawServer::spawn(command(&sb, &[("WHOP_UPLOAD_ROOTS", &root_arg)]));
+    server.initialize().await;
+    let idle_mib = peak_rss_kib(server.pid()) / 1024;
+    for i in 0..6 {
+        server
+            .send(&json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                "params": {"name": "upload_file", "arguments": {"path": "big.bin"}}}))
+            .await;
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 6 {
+        let answer = server
+            .next_line(Duration::from_secs(120))
+            .await
+            .expect("every upload is answered");
+        if answer.get("id").is_none() {
+            continue; // progress notifications
+        }
+        let file = &answer["result"]["structuredContent"];
+        assert_eq!(file["size"], big.len(), "{answer}");
+        ids.push(file["id"].as_str().unwrap().to_owned());
+    }
+    let growth = peak_rss_kib(server.pid()) / 1024 - idle_mib;
+    eprintln!("6 concurrent 25 MiB uploads: peak RSS grew by {growth} MiB");
+    assert!(growth < 20, "peak RSS grew by {growth} MiB");
+    assert_eq!(sb.file_bytes(&ids[5]).unwrap().as_ref(), big.as_slice());
+}
+
 #[allow(deprecated)] // the legacy subscription path is the one under test
 #[tokio::test]
 async fn a_subscription_sees_a_message_posted_right_after_it_is_acknowledged() {
