@@ -63,7 +63,7 @@ impl Gate {
     }
 
     /// `s` with every piece of the key replaced by `[redacted]`.
-    pub fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
+    pub(crate) fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
         let Some(key) = &self.key else {
             return Cow::Borrowed(s);
         };
@@ -135,7 +135,7 @@ impl Gate {
     }
 
     /// Every string in a JSON value (keys included).
-    pub fn value(&self, v: &mut Value) {
+    pub(crate) fn value(&self, v: &mut Value) {
         if self.key.is_none() {
             return;
         }
@@ -171,7 +171,7 @@ impl Gate {
     }
 
     /// A tool result: its text blocks and `structuredContent`.
-    pub fn result(&self, result: &mut CallToolResult) {
+    pub(crate) fn result(&self, result: &mut CallToolResult) {
         if self.key.is_none() {
             return;
         }
@@ -182,7 +182,7 @@ impl Gate {
     }
 
     /// A resource's contents.
-    pub fn resource(&self, result: &mut ReadResourceResult) {
+    pub(crate) fn resource(&self, result: &mut ReadResourceResult) {
         if self.key.is_none() {
             return;
         }
@@ -195,7 +195,7 @@ impl Gate {
     }
 
     /// A prompt's messages (they repeat their arguments).
-    pub fn prompt(&self, result: &mut GetPromptResult) {
+    pub(crate) fn prompt(&self, result: &mut GetPromptResult) {
         if self.key.is_none() {
             return;
         }
@@ -209,7 +209,7 @@ impl Gate {
     }
 
     /// A protocol error: its message and data.
-    pub fn error(&self, mut e: ErrorData) -> ErrorData {
+    pub(crate) fn error(&self, mut e: ErrorData) -> ErrorData {
         if self.key.is_some() {
             if let Cow::Owned(m) = self.scrub(&e.message) {
                 e.message = m.into();

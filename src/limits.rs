@@ -13,20 +13,20 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub const MAX_CALLS: usize = 32;
-pub const MAX_SESSION_CALLS: usize = 16;
-pub const MAX_WAITS: usize = 64;
-pub const MAX_UPLOADS: usize = 2;
-pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_CALLS: usize = 32;
+pub(crate) const MAX_SESSION_CALLS: usize = 16;
+pub(crate) const MAX_WAITS: usize = 64;
+pub(crate) const MAX_UPLOADS: usize = 2;
+pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(30);
 
 /// The permits a call holds while it runs.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     _permits: Vec<OwnedSemaphorePermit>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Limits {
+pub(crate) struct Limits {
     calls: Arc<Semaphore>,
     session: Arc<Semaphore>,
     waits: Arc<Semaphore>,
@@ -41,7 +41,7 @@ impl Default for Limits {
 }
 
 impl Limits {
-    pub fn new(calls: usize, session: usize, queue_wait: Duration) -> Self {
+    pub(crate) fn new(calls: usize, session: usize, queue_wait: Duration) -> Self {
         Limits {
             calls: Arc::new(Semaphore::new(calls)),
             session: Arc::new(Semaphore::new(session)),
@@ -52,7 +52,7 @@ impl Limits {
     }
 
     /// The same server-wide bounds, with a session bound of its own.
-    pub fn new_session(&self) -> Self {
+    pub(crate) fn new_session(&self) -> Self {
         Limits {
             session: Arc::new(Semaphore::new(MAX_SESSION_CALLS)),
             ..self.clone()
@@ -60,7 +60,7 @@ impl Limits {
     }
 
     /// Waits for `tool`'s turn, or says the server is busy.
-    pub async fn admit(&self, tool: &str) -> Result<Admission, String> {
+    pub(crate) async fn admit(&self, tool: &str) -> Result<Admission, String> {
         let mut wanted = vec![&self.session];
         wanted.push(if tool == "wait_for_messages" {
             &self.waits

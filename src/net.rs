@@ -4,7 +4,7 @@
 use url::{Host, Url};
 
 /// Whether `url` points at this machine: `localhost` or a loopback address.
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
@@ -14,7 +14,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// `scheme://host[:port]` of a URL, as browsers and `Origin` headers write it.
-pub fn origin(url: &Url) -> String {
+pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 

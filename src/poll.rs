@@ -16,22 +16,22 @@ use crate::{
 };
 
 /// Default interval between polls (`WHOP_POLL_SECONDS`).
-pub const DEFAULT_POLL_SECONDS: u64 = 3;
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(DEFAULT_POLL_SECONDS);
+pub(crate) const DEFAULT_POLL_SECONDS: u64 = 3;
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(DEFAULT_POLL_SECONDS);
 /// Most messages one check returns.
-pub const MAX_NEW: usize = 100;
+pub(crate) const MAX_NEW: usize = 100;
 /// Longest pause between polls after rate limiting.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The point after which messages count as new.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Baseline {
-    pub id: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
+pub(crate) struct Baseline {
+    pub(crate) id: Option<String>,
+    pub(crate) created_at: Option<DateTime<Utc>>,
 }
 
 impl Baseline {
-    pub fn of(m: &Message) -> Self {
+    pub(crate) fn of(m: &Message) -> Self {
         Baseline {
             id: Some(m.id.clone()),
             created_at: m.created_at.as_deref().and_then(parse_time),
@@ -39,7 +39,7 @@ impl Baseline {
     }
 
     /// A baseline at a point in time (messages created after it are new).
-    pub fn at(t: DateTime<Utc>) -> Self {
+    pub(crate) fn at(t: DateTime<Utc>) -> Self {
         Baseline {
             id: None,
             created_at: Some(t),
@@ -60,7 +60,7 @@ impl Baseline {
     }
 
     /// What to pass as `after` to continue from here.
-    pub fn cursor(&self) -> Option<String> {
+    pub(crate) fn cursor(&self) -> Option<String> {
         self.id.clone().or_else(|| {
             self.created_at
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -70,7 +70,10 @@ impl Baseline {
 
 /// The newest message in a channel now, as a baseline (empty channel: nothing, so any
 /// message will be new).
-pub async fn baseline_now(client: &whop::Client, channel: &str) -> Result<Baseline, whop::Error> {
+pub(crate) async fn baseline_now(
+    client: &whop::Client,
+    channel: &str,
+) -> Result<Baseline, whop::Error> {
     let page = client
         .list_messages(&ListMessages {
             channel_id: channel.to_owned(),
@@ -83,7 +86,7 @@ pub async fn baseline_now(client: &whop::Client, channel: &str) -> Result<Baseli
 }
 
 /// Messages newer than `base`, newest first, at most [`MAX_NEW`].
-pub async fn newer(
+pub(crate) async fn newer(
     client: &whop::Client,
     channel: &str,
     base: &Baseline,
@@ -118,13 +121,13 @@ pub async fn newer(
 /// twice the previous pause (at least what Whop's `Retry-After` asked, at most a minute);
 /// back to `interval` after the next answer that is not a 429.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     interval: Duration,
     pause: Duration,
 }
 
 impl Backoff {
-    pub fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Backoff {
             interval,
             pause: interval,
@@ -132,7 +135,7 @@ impl Backoff {
     }
 
     /// The pause before the next poll, given how the last one went.
-    pub fn after<T>(&mut self, outcome: &Result<T, whop::Error>) -> Duration {
+    pub(crate) fn after<T>(&mut self, outcome: &Result<T, whop::Error>) -> Duration {
         self.pause = match outcome {
             Err(e) if e.status() == Some(429) => (self.pause * 2)
                 .max(e.retry_after().unwrap_or_default())

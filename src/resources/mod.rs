@@ -34,13 +34,13 @@ pub const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
 
 /// What a `whop://` URI names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResourceUri {
+pub(crate) enum ResourceUri {
     Channels,
     Messages(String),
 }
 
 /// Parses our resource URIs; anything else is `None`.
-pub fn parse_uri(uri: &str) -> Option<ResourceUri> {
+pub(crate) fn parse_uri(uri: &str) -> Option<ResourceUri> {
     if uri == CHANNELS_URI {
         return Some(ResourceUri::Channels);
     }
@@ -55,10 +55,6 @@ pub fn parse_uri(uri: &str) -> Option<ResourceUri> {
     valid.then(|| ResourceUri::Messages(id.to_owned()))
 }
 
-pub fn messages_uri(channel: &str) -> String {
-    format!("whop://channels/{channel}/messages")
-}
-
 /// The channel a subscribable URI names.
 fn subscribable(uri: &str) -> Option<String> {
     match parse_uri(uri) {
@@ -68,10 +64,10 @@ fn subscribable(uri: &str) -> Option<String> {
 }
 
 /// One session's legacy `resources/subscribe` subscriptions, by URI.
-pub type Subscriptions = Arc<Mutex<HashMap<String, CancellationToken>>>;
+pub(crate) type Subscriptions = Arc<Mutex<HashMap<String, CancellationToken>>>;
 
 /// The resources of one server, shared by all its sessions.
-pub struct Resources {
+pub(crate) struct Resources {
     toolbox: Arc<Toolbox>,
     /// Notifications carry URIs the client chose: they pass the exit gate too.
     gate: Gate,
@@ -80,7 +76,7 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn new(toolbox: Arc<Toolbox>, gate: Gate) -> Self {
+    pub(crate) fn new(toolbox: Arc<Toolbox>, gate: Gate) -> Self {
         let watchers = Arc::new(Watchers::new(
             toolbox.client.clone(),
             toolbox.settings.poll_interval,
@@ -93,11 +89,11 @@ impl Resources {
     }
 
     /// Channels with a watcher now (for tests and logs).
-    pub fn watched(&self) -> Vec<String> {
+    pub(crate) fn watched(&self) -> Vec<String> {
         self.watchers.watched()
     }
 
-    pub fn list(&self) -> ListResourcesResult {
+    pub(crate) fn list(&self) -> ListResourcesResult {
         ListResourcesResult::with_all_items(vec![
             Resource::new(CHANNELS_URI, "channels")
                 .with_title("Chat channels")
@@ -106,7 +102,7 @@ impl Resources {
         ])
     }
 
-    pub fn templates(&self) -> ListResourceTemplatesResult {
+    pub(crate) fn templates(&self) -> ListResourceTemplatesResult {
         ListResourceTemplatesResult::with_all_items(vec![
             ResourceTemplate::new(MESSAGES_TEMPLATE, "channel-messages")
                 .with_title("Channel messages")
@@ -116,7 +112,7 @@ impl Resources {
     }
 
     /// A resource's text: what the matching list tool shows.
-    pub async fn read(&self, uri: String) -> Result<ReadResourceResult, ErrorData> {
+    pub(crate) async fn read(&self, uri: String) -> Result<ReadResourceResult, ErrorData> {
         let never = CancellationToken::new();
         let result = match parse_uri(&uri) {
             Some(ResourceUri::Channels) => {
@@ -148,7 +144,7 @@ impl Resources {
     /// Legacy `resources/subscribe`: `resources/updated` goes to `peer` until unsubscribed.
     /// `stateless` sessions (HTTP, where the unsubscribe would arrive in another session and
     /// no stream carries the updates) are refused with a pointer to `subscriptions/listen`.
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         session: &Subscriptions,
         uri: String,
@@ -199,7 +195,7 @@ impl Resources {
         Ok(())
     }
 
-    pub fn unsubscribe(&self, session: &Subscriptions, uri: &str) {
+    pub(crate) fn unsubscribe(&self, session: &Subscriptions, uri: &str) {
         if let Some(stop) = session
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -210,7 +206,7 @@ impl Resources {
     }
 
     /// The part of a `subscriptions/listen` filter we serve: channel message resources.
-    pub fn accepted_filter(&self, requested: &SubscriptionFilter) -> SubscriptionFilter {
+    pub(crate) fn accepted_filter(&self, requested: &SubscriptionFilter) -> SubscriptionFilter {
         let uris: Vec<String> = requested
             .resource_subscriptions
             .iter()
@@ -224,7 +220,7 @@ impl Resources {
     }
 
     /// A 2026-07-28 `subscriptions/listen` stream: notifies until the client ends it.
-    pub async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+    pub(crate) async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let stop = CancellationToken::new();
         for uri in context.accepted().resource_subscriptions.iter().flatten() {
             let Some(channel) = subscribable(uri) else {
@@ -320,7 +316,7 @@ mod tests {
             Some(ResourceUri::Messages("feed_7HgT".into()))
         );
         assert_eq!(
-            parse_uri(&messages_uri("exp_1")),
+            parse_uri("whop://channels/exp_1/messages"),
             Some(ResourceUri::Messages("exp_1".into()))
         );
         for bad in [

@@ -316,6 +316,15 @@ impl ToolError {
             ),
             whop::Error::Upload { message, .. } => message.clone(),
         };
+        // Whop's request id lets its support find the call; worth a few bytes on a failure.
+        let text = match &e {
+            whop::Error::Api {
+                request_id: Some(id),
+                status,
+                ..
+            } if *status != 404 => format!("{text} (Whop request id: {})", render::inline(id)),
+            _ => text,
+        };
         ToolError {
             message: text,
             status: e.status(),
@@ -470,6 +479,20 @@ mod tests {
                 id: None,
             },
         };
+        let with_id = whop::Error::Api {
+            status: 502,
+            body: Box::default(),
+            retry_after: None,
+            request_id: Some("req_7f3a".into()),
+            attempts: 5,
+            target: Target {
+                scope: "chat:read",
+                kind: Kind::Channel,
+                id: None,
+            },
+        };
+        let s = t(with_id, Effect::Read);
+        assert!(s.ends_with("(Whop request id: req_7f3a)"), "{s}");
         let s = t(bad, Effect::Read);
         assert_eq!(
             s,

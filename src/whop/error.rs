@@ -44,7 +44,6 @@ impl Kind {
 /// The parsed `{"error": {type, message, code, param}}` body, or what could be read of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiErrorBody {
-    pub kind: Option<String>,
     pub message: Option<String>,
     pub code: Option<String>,
     pub param: Option<String>,
@@ -76,10 +75,7 @@ pub enum Error {
     Decode { message: String, target: Target },
     /// The file upload flow failed after Whop accepted the file.
     #[error("{message}")]
-    Upload {
-        message: String,
-        file_id: Option<String>,
-    },
+    Upload { message: String },
 }
 
 impl Error {
@@ -105,15 +101,6 @@ impl Error {
             _ => None,
         }
     }
-
-    pub fn target(&self) -> Option<&Target> {
-        match self {
-            Error::Api { target, .. }
-            | Error::Transport { target, .. }
-            | Error::Decode { target, .. } => Some(target),
-            Error::Upload { .. } => None,
-        }
-    }
 }
 
 /// Parses an error body leniently: Whop's nested shape, a top-level `message` (legacy and
@@ -133,7 +120,6 @@ pub fn parse_error_body(bytes: &[u8]) -> ApiErrorBody {
     };
     match value.get("error") {
         Some(inner @ serde_json::Value::Object(_)) => ApiErrorBody {
-            kind: str_at(inner, "type"),
             message: str_at(inner, "message"),
             code: str_at(inner, "code"),
             param: str_at(inner, "param"),
@@ -168,7 +154,6 @@ mod tests {
         let b = parse_error_body(
             br#"{"error":{"type":"invalid_request_error","code":"parameter_missing","message":"Missing required parameter: channel_id.","param":"channel_id"}}"#,
         );
-        assert_eq!(b.kind.as_deref(), Some("invalid_request_error"));
         assert_eq!(b.code.as_deref(), Some("parameter_missing"));
         assert_eq!(b.param.as_deref(), Some("channel_id"));
         assert_eq!(

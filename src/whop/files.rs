@@ -116,10 +116,7 @@ impl Client {
         progress(UploadProgress::Created {
             file_id: file_id.clone(),
         });
-        let upload_failed = |message: String| Error::Upload {
-            message,
-            file_id: Some(file_id.clone()),
-        };
+        let upload_failed = |message: String| Error::Upload { message };
 
         match created.upload_status.as_deref() {
             Some("failed") => {

@@ -350,7 +350,6 @@ impl Client {
                     Body::File { file, len } => builder.header(header::CONTENT_LENGTH, *len).body(
                         file_body(file, *len).map_err(|e| Error::Upload {
                             message: format!("cannot read the file to upload: {e}"),
-                            file_id: None,
                         })?,
                     ),
                 };
