@@ -1,7 +1,7 @@
 //! The MCP tools: each validates its input, calls the Whop client, and shapes the answer as
 //! `structuredContent` (typed, with an output schema) plus a compact text rendering.
 //!
-//! One file per toolset, each its own `#[tool_router]` combined in [`crate::server`].
+//! One file per toolset, each its own `#[tool_router]` on [`Toolbox`], combined by [`router`].
 //! Everything that goes wrong becomes a [`ToolError`]: a tool result with `isError: true`
 //! and a sentence that names the cause and the next step (hosts hide protocol errors from
 //! the model, so API failures are never turned into JSON-RPC errors).
