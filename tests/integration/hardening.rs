@@ -402,6 +402,24 @@ async fn a_watcher_on_a_channel_whop_refuses_stops_and_says_so() {
 
 const TOKEN: &str = "tok_test_8c1d2e3f4a5b6c7d";
 
+/// The binary over HTTP (with [`TOKEN`]) against `sb`, and its `host:port`.
+fn serve_http(sb: &whop_chat_mcp::sandbox::Sandbox, args: &[&str]) -> (common::HttpServer, String) {
+    let server = common::http_server(
+        args,
+        &[
+            ("WHOP_MCP_HTTP_TOKEN", TOKEN),
+            ("WHOP_BASE_URL", &sb.base_url()),
+            ("WHOP_API_KEY", sb.api_key()),
+        ],
+    );
+    let addr = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned();
+    (server, addr)
+}
+
 /// One HTTP/1.1 exchange on a fresh connection; returns the status line and body.
 fn exchange(addr: &str, request: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -448,19 +466,7 @@ fn closed_by_server(s: &mut TcpStream, wait: Duration) -> bool {
 fn idle_and_slow_sockets_neither_starve_clients_nor_stay_open() {
     let sb_runtime = tokio::runtime::Runtime::new().unwrap();
     let sb = sb_runtime.block_on(common::sandbox());
-    let server = common::http_server(
-        &[],
-        &[
-            ("WHOP_MCP_HTTP_TOKEN", TOKEN),
-            ("WHOP_BASE_URL", &sb.base_url()),
-            ("WHOP_API_KEY", sb.api_key()),
-        ],
-    );
-    let addr = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .to_owned();
+    let (_server, addr) = serve_http(&sb, &[]);
     let opened = Instant::now();
     let mut idle: Vec<TcpStream> = (0..300)
         .map(|_| TcpStream::connect(&addr).unwrap())
@@ -524,19 +530,7 @@ fn idle_and_slow_sockets_neither_starve_clients_nor_stay_open() {
 fn no_poller_outlives_http_requests() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let sb = rt.block_on(common::sandbox());
-    let server = common::http_server(
-        &["--poll-seconds", "1"],
-        &[
-            ("WHOP_MCP_HTTP_TOKEN", TOKEN),
-            ("WHOP_BASE_URL", &sb.base_url()),
-            ("WHOP_API_KEY", sb.api_key()),
-        ],
-    );
-    let addr = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .to_owned();
+    let (_server, addr) = serve_http(&sb, &["--poll-seconds", "1"]);
     let feed = sb.channel_id("General");
     for (i, channel) in [feed.as_str(), "feed_missing"]
         .iter()
@@ -563,19 +557,7 @@ fn no_poller_outlives_http_requests() {
 #[tokio::test]
 async fn an_unauthenticated_body_is_never_read() {
     let sb = common::sandbox().await;
-    let server = common::http_server(
-        &[],
-        &[
-            ("WHOP_MCP_HTTP_TOKEN", TOKEN),
-            ("WHOP_BASE_URL", &sb.base_url()),
-            ("WHOP_API_KEY", sb.api_key()),
-        ],
-    );
-    let addr = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches("/mcp")
-        .to_owned();
+    let (_server, addr) = serve_http(&sb, &[]);
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
     s.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{")
         .await
