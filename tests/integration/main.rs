@@ -9,6 +9,7 @@
 mod common;
 
 mod app_keys;
+mod bundle;
 mod chat_life;
 mod cli;
 mod client;
