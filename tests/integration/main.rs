@@ -16,6 +16,7 @@ mod client;
 mod confinement;
 mod conformance;
 mod contract;
+mod crate_package;
 mod e2e;
 mod faults;
 mod gates;
