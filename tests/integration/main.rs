@@ -26,4 +26,5 @@ mod http;
 mod independent_client;
 mod lifecycle;
 mod packaging;
+mod release;
 mod secrets;
