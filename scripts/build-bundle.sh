@@ -1,55 +1,84 @@
 #!/usr/bin/env bash
-# Builds the MCP bundle (.mcpb: the file Claude Desktop installs with one click) for this machine's
-# platform with the official packer, and records the bundle's SHA-256 and URL in server.json (the
-# MCP registry entry), ready to upload to the release and publish with `mcp-publisher publish`.
+# Builds the MCP bundle (.mcpb: the file Claude Desktop installs with one click) for one platform
+# with the official packer, and records it in server.json (the MCP registry entry): that
+# platform's package gets the bundle's release URL and SHA-256, the other packages are left as
+# they are.
 #
-#   scripts/build-bundle.sh          -> dist/whop-chat-mcp-<version>-<os>-<arch>.mcpb
+#   scripts/build-bundle.sh [--target TRIPLE] [--binary PATH] [--out DIR] [--no-server-json]
+#
+#   --target TRIPLE    Rust target to build and name the bundle for (default: this machine's)
+#   --binary PATH      pack this binary instead of building the release binary
+#   --out DIR          where the bundle goes (default: dist)
+#   --no-server-json   leave server.json alone (the release workflow records all bundles at once)
+#
+# -> DIR/whop-chat-mcp-<version>-<os>-<arch>.mcpb, <os> one of linux, darwin, windows.
+# Needs bash, cargo, node and npm; the packer (@anthropic-ai/mcpb) is installed from npm into
+# MCPB_DIR (default target/tmp/mcpb-2.1.2, where the tests install it too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mcpb_version=2.1.2
+target=$(rustc -vV | sed -n 's/^host: //p')
+binary=
+out=dist
+record=yes
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target) target=$2; shift 2 ;;
+    --binary) binary=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-server-json) record=no; shift ;;
+    *) echo "build-bundle.sh: unknown option $1 (see the comment at the top)" >&2; exit 2 ;;
+  esac
+done
+
+case "$target" in
+  *-linux-*) os=linux platform=linux exe= ;;
+  *-apple-darwin) os=darwin platform=darwin exe= ;;
+  *-windows-*) os=windows platform=win32 exe=.exe ;;
+  *) echo "build-bundle.sh: no bundle platform for target $target" >&2; exit 2 ;;
+esac
+arch=${target%%-*}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
-os=$(uname -s | tr '[:upper:]' '[:lower:]')
-arch=$(uname -m)
-case "$os" in darwin) platform=darwin ;; linux) platform=linux ;; *) platform=win32 ;; esac
 
-cargo build --release --locked
+if [ -z "$binary" ]; then
+  cargo build --release --locked --target "$target"
+  binary="target/$target/release/whop-chat-mcp$exe"
+fi
 
-tools=target/mcpb-cli
-if [ ! -x "$tools/node_modules/.bin/mcpb" ]; then
+tools=${MCPB_DIR:-target/tmp/mcpb-$mcpb_version}
+if [ ! -e "$tools/.installed" ]; then
   mkdir -p "$tools"
   (cd "$tools" && echo '{"private": true}' > package.json &&
-   npm install --no-audit --no-fund --loglevel=error @anthropic-ai/mcpb@2.1.2)
+   npm install --no-audit --no-fund --loglevel=error "@anthropic-ai/mcpb@$mcpb_version" &&
+   echo "$mcpb_version" > .installed)
 fi
-mcpb="$tools/node_modules/.bin/mcpb"
+mcpb() { node "$tools/node_modules/@anthropic-ai/mcpb/dist/cli/cli.js" "$@"; }
 
-stage=dist/bundle
+name="whop-chat-mcp-$version-$os-$arch"
+stage="$out/$name.stage"
 rm -rf "$stage"
 mkdir -p "$stage/server"
-cp target/release/whop-chat-mcp "$stage/server/"
+cp "$binary" "$stage/server/whop-chat-mcp$exe"
 cp LICENSE README.md "$stage/"
-# The bundle holds one platform's binary: say so in its manifest.
-python3 - "$platform" manifest.json "$stage/manifest.json" <<'PY'
-import json, sys
-platform, src, dst = sys.argv[1:]
-m = json.load(open(src))
-m["compatibility"]["platforms"] = [platform]
-json.dump(m, open(dst, "w"), ensure_ascii=False, indent=2)
-PY
-"$mcpb" validate "$stage/manifest.json"
+# The bundle holds one platform's binary: say so in its manifest, and name the .exe on Windows.
+node - "$platform" "$exe" manifest.json "$stage/manifest.json" <<'JS'
+const fs = require("node:fs");
+const [platform, exe, src, dst] = process.argv.slice(2);
+const m = JSON.parse(fs.readFileSync(src, "utf8"));
+m.compatibility.platforms = [platform];
+m.server.entry_point += exe;
+m.server.mcp_config.command += exe;
+fs.writeFileSync(dst, JSON.stringify(m, null, 2) + "\n");
+JS
+mcpb validate "$stage/manifest.json"
+bundle="$out/$name.mcpb"
+mcpb pack "$stage" "$bundle"
+rm -rf "$stage"
 
-out="dist/whop-chat-mcp-$version-$os-$arch.mcpb"
-"$mcpb" pack "$stage" "$out"
-sha=$(sha256sum "$out" | cut -d ' ' -f 1)
-
-python3 - "$sha" "$version" "$(basename "$out")" <<'PY'
-import json, sys
-sha, version, name = sys.argv[1:]
-s = json.load(open("server.json"))
-p = s["packages"][0]
-p["fileSha256"] = sha
-p["version"] = version
-p["identifier"] = f"https://github.com/whop-chat-mcp/whop-chat-mcp/releases/download/v{version}/{name}"
-json.dump(s, open("server.json", "w"), ensure_ascii=False, indent=2)
-open("server.json", "a").write("\n")
-PY
-echo "built $out (sha256 $sha); server.json updated"
+if [ "$record" = yes ]; then
+  node scripts/record-bundles.mjs "$bundle"
+  echo "built $bundle; recorded in server.json"
+else
+  echo "built $bundle"
+fi

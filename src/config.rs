@@ -182,7 +182,7 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
     fn env(&self, name: &str) -> Option<String> {
         (self.env)(name)
             .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && filled_in(name, v))
     }
 
     /// The flag's value if set, else the variable's.
@@ -192,7 +192,7 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
         flag_name: &'static str,
         var: &'static str,
     ) -> Option<Given> {
-        match flag {
+        match flag.as_ref().filter(|v| filled_in(flag_name, v)) {
             Some(v) => Some(Given {
                 value: v.trim().to_owned(),
                 name: flag_name,
@@ -209,10 +209,15 @@ impl<E: Fn(&str) -> Option<String>> Sources<'_, E> {
         flag_name: &'static str,
         var: &'static str,
     ) -> Option<(Vec<String>, &'static str)> {
+        let flag: Vec<String> = flag
+            .iter()
+            .filter(|v| filled_in(flag_name, v))
+            .cloned()
+            .collect();
         let (raw, name): (Vec<String>, _) = if flag.is_empty() {
             (self.env(var)?.split(',').map(str::to_owned).collect(), var)
         } else {
-            (flag.to_vec(), flag_name)
+            (flag, flag_name)
         };
         let items = raw
             .iter()
@@ -309,7 +314,13 @@ impl Config {
             }
             given => given.map(|g| g.value),
         };
-        let roots: Vec<PathBuf> = if args.upload_roots.is_empty() {
+        let flag_roots: Vec<PathBuf> = args
+            .upload_roots
+            .iter()
+            .filter(|p| filled_in("--upload-root", &p.to_string_lossy()))
+            .cloned()
+            .collect();
+        let roots: Vec<PathBuf> = if flag_roots.is_empty() {
             src.env("WHOP_UPLOAD_ROOTS")
                 .map(|list| {
                     std::env::split_paths(&list)
@@ -318,7 +329,7 @@ impl Config {
                 })
                 .unwrap_or_default()
         } else {
-            args.upload_roots.clone()
+            flag_roots
         };
         let upload_roots = roots
             .iter()
@@ -445,6 +456,32 @@ fn origin_list<E: Fn(&str) -> Option<String>>(
             }
         })
         .collect()
+}
+
+/// The bundle setting a value still names when an MCP bundle host passed it on unfilled.
+///
+/// Hosts replace `${user_config.NAME}` in a bundle manifest's arguments and environment with
+/// the user's setting, but leave the text as it is when the setting is empty and has no default
+/// (the official `@anthropic-ai/mcpb` resolver does). Such a value is a setting nobody made.
+pub fn unfilled_bundle_setting(value: &str) -> Option<&str> {
+    const OPEN: &str = "${user_config.";
+    let start = value.find(OPEN)? + OPEN.len();
+    let name = &value[start..start + value[start..].find('}')?];
+    (!name.is_empty()).then_some(name)
+}
+
+/// False, after one warning line on stderr, when the value of `setting` is an unfilled bundle
+/// setting: the server then starts as if it had not been given. The value itself is not
+/// printed (around the placeholder it could hold anything, even a key).
+fn filled_in(setting: &str, value: &str) -> bool {
+    let Some(name) = unfilled_bundle_setting(value) else {
+        return true;
+    };
+    eprintln!(
+        "whop-chat-mcp: warning: ignoring {setting}: it still reads ${{user_config.{name}}}, \
+         a bundle setting the host did not fill in"
+    );
+    false
 }
 
 fn parse_api_key(raw: &str) -> Result<Secret, ConfigError> {
@@ -638,6 +675,55 @@ mod tests {
             let e = build(args, env).unwrap_err().to_string();
             assert!(e.contains(needle), "{args:?} {env:?}: {e}");
         }
+    }
+
+    #[test]
+    fn unfilled_bundle_settings_are_ignored() {
+        assert_eq!(
+            unfilled_bundle_setting("${user_config.upload_roots}"),
+            Some("upload_roots")
+        );
+        assert_eq!(
+            unfilled_bundle_setting("/a:${user_config.more}/b"),
+            Some("more")
+        );
+        for filled in ["", "/tmp", "${HOME}", "${user_config.}", "${user_config.x"] {
+            assert_eq!(unfilled_bundle_setting(filled), None, "{filled:?}");
+        }
+        // What a bundle host passes when the user leaves every optional setting empty.
+        let c = build(
+            &["--upload-root", "${user_config.upload_roots}"],
+            &[
+                ("WHOP_API_KEY", "k"),
+                ("WHOP_COMPANY_ID", "${user_config.company_id}"),
+                ("WHOP_READ_ONLY", "${user_config.read_only}"),
+                ("WHOP_SEND_CHANNELS", "${user_config.send_channels}"),
+            ],
+        )
+        .unwrap();
+        assert!(c.tools.upload_roots.is_empty() && c.tools.company_id.is_none());
+        assert!(!c.exposure.read_only && c.tools.send_channels.is_none());
+        // An unfilled flag gives way to the variable.
+        let dir = std::env::temp_dir();
+        let c = build(
+            &[
+                "--company-id",
+                "${user_config.company_id}",
+                "--upload-root",
+                "${user_config.upload_roots}",
+            ],
+            &[
+                ("WHOP_API_KEY", "k"),
+                ("WHOP_COMPANY_ID", "biz_fromenv"),
+                ("WHOP_UPLOAD_ROOTS", &dir.display().to_string()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.tools.company_id.as_deref(), Some("biz_fromenv"));
+        assert_eq!(c.tools.upload_roots.len(), 1);
+        // An unfilled key is a missing key.
+        let e = build(&[], &[("WHOP_API_KEY", "${user_config.api_key}")]).unwrap_err();
+        assert!(e.to_string().contains("WHOP_API_KEY is not set"), "{e}");
     }
 
     #[test]

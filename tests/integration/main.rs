@@ -9,12 +9,14 @@
 mod common;
 
 mod app_keys;
+mod bundle;
 mod chat_life;
 mod cli;
 mod client;
 mod confinement;
 mod conformance;
 mod contract;
+mod crate_package;
 mod e2e;
 mod faults;
 mod gates;
@@ -24,4 +26,5 @@ mod http;
 mod independent_client;
 mod lifecycle;
 mod packaging;
+mod release;
 mod secrets;
