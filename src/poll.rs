@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Default interval between polls (`WHOP_POLL_SECONDS`).
-pub(crate) const DEFAULT_POLL_SECONDS: u64 = 3;
+pub const DEFAULT_POLL_SECONDS: u64 = 3;
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(DEFAULT_POLL_SECONDS);
 /// Most messages one check returns.
 pub(crate) const MAX_NEW: usize = 100;
