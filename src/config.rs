@@ -33,7 +33,7 @@ use crate::{
         An MCP host starts it and talks JSON-RPC on stdin/stdout; logs go to stderr.\n\
         The Whop API key is read only from the WHOP_API_KEY environment variable.",
     after_help = "Environment: WHOP_API_KEY (required unless --demo), WHOP_BASE_URL, WHOP_API_VERSION, \
-        WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_POLL_SECONDS, \
+        WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_TOOLSETS, WHOP_POLL_SECONDS, \
         WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
         WHOP_MCP_ALLOWED_ORIGINS, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
@@ -118,9 +118,14 @@ pub struct ServeArgs {
     /// [env: WHOP_SEND_CHANNELS, comma-separated]
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub send_channels: Vec<String>,
-    /// Expose only these tools (default: all) [env: WHOP_TOOLS, comma-separated]
+    /// Expose only these tools (default: all of the chosen toolsets; alone, chooses from every
+    /// tool) [env: WHOP_TOOLS, comma-separated]
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub tools: Vec<String>,
+    /// Toolsets to expose: chat, files, support, dms, people, moderation, search, or all
+    /// (default: chat,dms) [env: WHOP_TOOLSETS, comma-separated]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub toolsets: Vec<String>,
     /// Seconds between polls (help written by parse_cli)
     #[arg(long, value_name = "SECONDS")]
     pub poll_seconds: Option<String>,
@@ -370,6 +375,7 @@ impl Config {
         let exposure = Exposure::new(
             src.switch(args.read_only, "WHOP_READ_ONLY")?,
             src.id_list(&args.tools, "--tools", "WHOP_TOOLS")?,
+            src.id_list(&args.toolsets, "--toolsets", "WHOP_TOOLSETS")?,
         )
         .map_err(ConfigError)?;
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{LIST_CONTENT_CHARS, Rows, text};
 use crate::whop::{self, models::Message};
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct UserOut {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,13 +25,13 @@ impl UserOut {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ReactionOut {
     pub emoji: String,
     pub count: i64,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PollOptionOut {
     pub id: String,
     pub text: String,
@@ -39,7 +39,7 @@ pub struct PollOptionOut {
 }
 
 // A message as tools return it. Flags and lists that are false or empty are left out.
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct MessageOut {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,8 @@
 
 pub mod channels;
 pub mod messages;
+pub mod people;
+pub mod search;
 pub mod support;
 pub mod text;
 

@@ -9,11 +9,12 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use icu_normalizer::DecomposingNormalizerBorrowed;
 use icu_properties::{
-    CodePointSetData, CodePointSetDataBorrowed,
+    CodePointMapData, CodePointMapDataBorrowed, CodePointSetData, CodePointSetDataBorrowed,
     props::{
         DefaultIgnorableCodePoint, Emoji, EmojiModifier, EmojiPresentation, ExtendedPictographic,
-        RegionalIndicator,
+        GeneralCategory, RegionalIndicator,
     },
 };
 
@@ -26,6 +27,10 @@ const PICTOGRAPHIC: CodePointSetDataBorrowed<'static> =
     CodePointSetData::new::<ExtendedPictographic>();
 const MODIFIER: CodePointSetDataBorrowed<'static> = CodePointSetData::new::<EmojiModifier>();
 const REGIONAL: CodePointSetDataBorrowed<'static> = CodePointSetData::new::<RegionalIndicator>();
+
+const NFD: DecomposingNormalizerBorrowed<'static> = DecomposingNormalizerBorrowed::new_nfd();
+const GENERAL_CATEGORY: CodePointMapDataBorrowed<'static, GeneralCategory> =
+    CodePointMapData::<GeneralCategory>::new();
 
 const ZWJ: char = '\u{200D}';
 const VS15: char = '\u{FE0E}';
@@ -208,6 +213,18 @@ pub fn indent(cleaned: &str, max_chars: usize) -> String {
         let _ = write!(out, "… [+{} chars]", total - max_chars);
     }
     out
+}
+
+/// Text as search compares it: cleaned, decomposed (NFD) without its combining marks, and
+/// lower-cased, so `Entré`, `ENTRE` and `entre` are the same.
+pub fn fold(s: &str) -> String {
+    let cleaned = clean(s);
+    let decomposed = NFD.normalize(&cleaned);
+    decomposed
+        .chars()
+        .filter(|c| GENERAL_CATEGORY.get(*c) != GeneralCategory::NonspacingMark)
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Parses Whop's RFC 3339 timestamps.
@@ -425,6 +442,15 @@ mod tests {
             );
         }
         assert_eq!(indent("é".repeat(5).as_str(), 3), "ééé… [+2 chars]");
+    }
+
+    #[test]
+    fn folding_ignores_case_and_accents_in_every_script() {
+        assert_eq!(fold("Entré à Zürich"), "entre a zurich");
+        assert_eq!(fold("CAFÉ"), fold("cafe"));
+        assert_eq!(fold("Ольга"), "ольга");
+        assert_eq!(fold("ﬁ"), "ﬁ", "NFD leaves compatibility ligatures alone");
+        assert_eq!(fold("free\u{200B}signals"), "freesignals");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Resources: `whop://channels` (the company's chat channels) and the template
 //! `whop://channels/{channel_id}/messages` (a channel's recent messages), both rendered as the
 //! tools render them; plus subscriptions to a channel's messages, served by [`watchers`].
+//!
+//! Only what the exposed read tools could read is offered: the channel list with
+//! `list_channels`, messages (and their subscriptions) with `list_messages`.
 
 mod watchers;
 
@@ -22,6 +25,7 @@ use rmcp::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    exposure::Exposure,
     gate::Gate,
     output::text::inline,
     poll::baseline_now,
@@ -55,14 +59,6 @@ pub(crate) fn parse_uri(uri: &str) -> Option<ResourceUri> {
     valid.then(|| ResourceUri::Messages(id.to_owned()))
 }
 
-/// The channel a subscribable URI names.
-fn subscribable(uri: &str) -> Option<String> {
-    match parse_uri(uri) {
-        Some(ResourceUri::Messages(channel)) => Some(channel),
-        _ => None,
-    }
-}
-
 /// One session's legacy `resources/subscribe` subscriptions, by URI.
 pub(crate) type Subscriptions = Arc<Mutex<HashMap<String, CancellationToken>>>;
 
@@ -73,10 +69,14 @@ pub(crate) struct Resources {
     gate: Gate,
     /// One watcher per subscribed channel, shared by every subscriber.
     watchers: Arc<Watchers>,
+    /// `whop://channels` is offered (`list_channels` is exposed).
+    channels: bool,
+    /// Channel messages are offered and may be subscribed to (`list_messages` is exposed).
+    messages: bool,
 }
 
 impl Resources {
-    pub(crate) fn new(toolbox: Arc<Toolbox>, gate: Gate) -> Self {
+    pub(crate) fn new(toolbox: Arc<Toolbox>, gate: Gate, exposure: &Exposure) -> Self {
         let watchers = Arc::new(Watchers::new(
             toolbox.client.clone(),
             toolbox.settings.poll_interval,
@@ -85,6 +85,25 @@ impl Resources {
             toolbox,
             gate,
             watchers,
+            channels: exposure.exposes_name("list_channels"),
+            messages: exposure.exposes_name("list_messages"),
+        }
+    }
+
+    /// What a URI names, if this server offers it.
+    fn offered(&self, uri: &str) -> Option<ResourceUri> {
+        match parse_uri(uri)? {
+            ResourceUri::Channels if self.channels => Some(ResourceUri::Channels),
+            ResourceUri::Messages(c) if self.messages => Some(ResourceUri::Messages(c)),
+            _ => None,
+        }
+    }
+
+    /// The channel a subscribable URI names, if this server offers it.
+    fn subscribable(&self, uri: &str) -> Option<String> {
+        match self.offered(uri) {
+            Some(ResourceUri::Messages(channel)) => Some(channel),
+            _ => None,
         }
     }
 
@@ -94,27 +113,27 @@ impl Resources {
     }
 
     pub(crate) fn list(&self) -> ListResourcesResult {
-        ListResourcesResult::with_all_items(vec![
-            Resource::new(CHANNELS_URI, "channels")
-                .with_title("Chat channels")
-                .with_description("The company's chat channels with their ids and posting rules.")
-                .with_mime_type("text/plain"),
-        ])
+        let channels = Resource::new(CHANNELS_URI, "channels")
+            .with_title("Chat channels")
+            .with_description("The company's chat channels with their ids and posting rules.")
+            .with_mime_type("text/plain");
+        ListResourcesResult::with_all_items(self.channels.then_some(channels).into_iter().collect())
     }
 
     pub(crate) fn templates(&self) -> ListResourceTemplatesResult {
-        ListResourceTemplatesResult::with_all_items(vec![
-            ResourceTemplate::new(MESSAGES_TEMPLATE, "channel-messages")
-                .with_title("Channel messages")
-                .with_description("The 20 newest messages of a channel (feed_…, exp_… or support chat id), as list_messages shows them. Subscribe to hear of new ones.")
-                .with_mime_type("text/plain"),
-        ])
+        let messages = ResourceTemplate::new(MESSAGES_TEMPLATE, "channel-messages")
+            .with_title("Channel messages")
+            .with_description("The 20 newest messages of a channel (feed_…, exp_…, support or DM chat id), as list_messages shows them. Subscribe to hear of new ones.")
+            .with_mime_type("text/plain");
+        ListResourceTemplatesResult::with_all_items(
+            self.messages.then_some(messages).into_iter().collect(),
+        )
     }
 
     /// A resource's text: what the matching list tool shows.
     pub(crate) async fn read(&self, uri: String) -> Result<ReadResourceResult, ErrorData> {
         let never = CancellationToken::new();
-        let result = match parse_uri(&uri) {
+        let result = match self.offered(&uri) {
             Some(ResourceUri::Channels) => {
                 let args = ListChannelsArgs {
                     company_id: None,
@@ -133,7 +152,7 @@ impl Resources {
                 };
                 self.toolbox.list_messages(Parameters(args), never).await
             }
-            None => return Err(unknown_uri(&uri)),
+            None => return Err(self.unknown_uri(&uri)),
         };
         let text = first_text(&result.map_err(|e| resource_error(&uri, e))?);
         Ok(ReadResourceResult::new(vec![
@@ -159,9 +178,15 @@ impl Resources {
                 None,
             ));
         }
-        let Some(channel) = subscribable(&uri) else {
+        let Some(channel) = self.subscribable(&uri) else {
             return Err(ErrorData::invalid_params(
-                format!("only {MESSAGES_TEMPLATE} resources can be subscribed to"),
+                if self.messages {
+                    format!("only {MESSAGES_TEMPLATE} resources can be subscribed to")
+                } else {
+                    "this server exposes no channel messages (list_messages is not among its tools), so there is \
+                     nothing to subscribe to"
+                        .to_owned()
+                },
                 None,
             ));
         };
@@ -211,7 +236,7 @@ impl Resources {
             .resource_subscriptions
             .iter()
             .flatten()
-            .filter(|uri| subscribable(uri).is_some())
+            .filter(|uri| self.subscribable(uri).is_some())
             .cloned()
             .collect();
         let mut accepted = SubscriptionFilter::new();
@@ -223,7 +248,7 @@ impl Resources {
     pub(crate) async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
         let stop = CancellationToken::new();
         for uri in context.accepted().resource_subscriptions.iter().flatten() {
-            let Some(channel) = subscribable(uri) else {
+            let Some(channel) = self.subscribable(uri) else {
                 continue;
             };
             let sink = context.sink().clone();
@@ -294,14 +319,23 @@ fn resource_error(uri: &str, e: ToolError) -> ErrorData {
     }
 }
 
-fn unknown_uri(uri: &str) -> ErrorData {
-    ErrorData::resource_not_found(
-        format!(
-            "unknown resource {:?}; use {CHANNELS_URI} or {MESSAGES_TEMPLATE}",
-            inline(uri)
-        ),
-        None,
-    )
+impl Resources {
+    /// Names the resources this server does offer.
+    fn unknown_uri(&self, uri: &str) -> ErrorData {
+        let offered: Vec<&str> = [
+            self.channels.then_some(CHANNELS_URI),
+            self.messages.then_some(MESSAGES_TEMPLATE),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let hint = if offered.is_empty() {
+            "this server offers no resources with its tools".to_owned()
+        } else {
+            format!("use {}", offered.join(" or "))
+        };
+        ErrorData::resource_not_found(format!("unknown resource {:?}; {hint}", inline(uri)), None)
+    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,14 @@ mod account;
 mod allowlist;
 mod channels;
 mod company;
+mod dms;
 mod files;
 mod messages;
+mod moderation;
+mod people;
 mod reactions;
 mod schema;
+mod search;
 mod support;
 mod watch;
 
@@ -84,6 +88,8 @@ pub struct Toolbox {
     own_company: tokio::sync::OnceCell<String>,
     /// Chat channel id or experience id → both ids of that channel, for the send allowlist.
     channel_ids: Mutex<HashMap<String, Vec<String>>>,
+    /// User id → the user, as Whop last described them (names for DM members).
+    users: Mutex<HashMap<String, whop::models::User>>,
 }
 
 impl Toolbox {
@@ -93,6 +99,7 @@ impl Toolbox {
             settings,
             own_company: Default::default(),
             channel_ids: Default::default(),
+            users: Default::default(),
         }
     }
 }
@@ -106,6 +113,10 @@ pub fn router() -> ToolRouter<Toolbox> {
         + Toolbox::reaction_router()
         + Toolbox::watch_router()
         + Toolbox::account_router()
+        + Toolbox::dm_router()
+        + Toolbox::people_router()
+        + Toolbox::moderation_router()
+        + Toolbox::search_router()
 }
 
 /// Every tool's listing (compacted), built once.
@@ -181,8 +192,10 @@ pub enum Effect {
 fn lister(kind: Kind) -> &'static str {
     match kind {
         Kind::Channel => {
-            "Call list_channels for chat channel ids (feed_… or exp_…) or list_support_channels for support chats."
+            "Call list_channels for chat channel ids (feed_… or exp_…), list_support_channels for support chats, list_dm_channels for DMs."
         }
+        Kind::DmChannel => "Call list_dm_channels for the DM channel ids of this key.",
+        Kind::User => "Call find_users to look people up by name or username.",
         Kind::SupportChannel => "Call list_support_channels for valid support chat ids.",
         Kind::Message => "Call list_messages on its channel for valid message ids.",
         Kind::File | Kind::Upload => "Upload the file again with upload_file.",
@@ -196,8 +209,10 @@ fn lister(kind: Kind) -> &'static str {
 /// A scope's counterpart for support chats, mentioned so the fix is complete.
 fn scope_hint(scope: &str) -> &'static str {
     match scope {
-        "chat:read" => " (support chats need `support_chat:read`)",
-        "chat:message:create" => " (support chats need `support_chat:message:create`)",
+        "chat:read" => " (support chats need `support_chat:read`, DMs `dms:read`)",
+        "chat:message:create" => {
+            " (support chats need `support_chat:message:create`, DMs `dms:message:manage`)"
+        }
         _ => "",
     }
 }
@@ -229,13 +244,16 @@ impl ToolError {
                 target,
                 ..
             } => format!(
-                "Whop refused this (HTTP 403{}): the API key needs the `{}` permission{}. Add it to the key in the Whop \
+                "Whop refused this (HTTP 403{}): the API key needs {}{}. Add it to the key in the Whop \
                  dashboard (Developer → API keys → permissions) or use a key that has it.",
                 body.message
                     .as_deref()
                     .map(|m| format!(": {}", render::inline(m)))
                     .unwrap_or_default(),
-                target.scope,
+                match target.scope {
+                    "" => "a permission it lacks".to_owned(),
+                    scope => format!("the `{scope}` permission"),
+                },
                 scope_hint(target.scope),
             ),
             whop::Error::Api {

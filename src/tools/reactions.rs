@@ -1,11 +1,27 @@
-//! Reaction tools: `add_reaction` (also votes in polls), `remove_reaction`.
+//! Reaction tools: `add_reaction` (also votes in polls), `remove_reaction`, `list_reactions`.
 
 use rmcp::{handler::server::wrapper::Parameters, schemars::JsonSchema, tool, tool_router};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Toolbox;
-use super::{Effect, ToolError, ToolResult, call_whop, check_id, output, render};
+use super::{Effect, ToolError, ToolResult, call_whop, check_id, check_limit, output, render};
+use crate::output::{
+    Resume, footer, paginate,
+    people::{ReactionEntryOut, ReactionsPage},
+    plural,
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListReactionsArgs {
+    /// msg_… id.
+    pub message_id: String,
+    /// Default 20.
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// Previous next_cursor.
+    pub cursor: Option<String>,
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AddReactionArgs {
@@ -93,6 +109,43 @@ impl Toolbox {
                     None => reaction.emoji.or(emoji).unwrap_or_default(),
                 },
                 done: true,
+            },
+        )
+    }
+
+    /// Who reacted to a message with which emoji, and who voted in its poll; newest first.
+    #[tool(
+        annotations(read_only_hint = true, open_world_hint = true),
+        output_schema = super::schema::<ReactionsPage>()
+    )]
+    pub async fn list_reactions(
+        &self,
+        Parameters(a): Parameters<ListReactionsArgs>,
+        ct: CancellationToken,
+    ) -> ToolResult {
+        let message_id = check_id("message_id", &a.message_id)?;
+        let limit = check_limit(a.limit)?;
+        let resume = Resume::parse(a.cursor.as_deref())?;
+        let page = call_whop(
+            &ct,
+            Effect::Read,
+            self.client
+                .list_reactions(&message_id, resume.fetch(limit), resume.after.as_deref()),
+        )
+        .await?;
+        let listing = paginate(&resume, &page, ReactionEntryOut::from);
+        let shown = listing.items.len();
+        let mut text = format!(
+            "{shown} reaction{} on {message_id}, newest first. Whop does not say which option a vote              was for; get_message shows the poll's counts.\n{}",
+            plural(shown),
+            listing.body
+        );
+        text.push_str(&footer(listing.next_cursor.as_deref(), "end of list"));
+        output(
+            text,
+            &ReactionsPage {
+                reactions: listing.items,
+                next_cursor: listing.next_cursor,
             },
         )
     }

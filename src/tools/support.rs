@@ -5,8 +5,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Effect, ToolError, ToolResult, Toolbox, call_whop, cancellable, check_id, check_limit, output,
-    render,
+    Effect, ToolError, ToolResult, Toolbox, cancellable, check_id, check_limit, output, render,
 };
 use crate::{
     output::{
@@ -22,6 +21,8 @@ pub struct ListSupportChannelsArgs {
     pub company_id: Option<String>,
     /// true: open; false: resolved.
     pub open: Option<bool>,
+    /// Only this customer's chat: user_… or username.
+    pub customer: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
@@ -58,13 +59,36 @@ impl Toolbox {
             Some(c) => Some(check_id("company_id", c)?),
             None => self.settings.company_id.clone(),
         };
-        let query = ListSupportChannels {
-            company_id,
-            open: a.open,
-            first: resume.fetch(limit),
-            after: resume.after.clone(),
-        };
-        let page = call_whop(&ct, Effect::Read, self.client.list_support_channels(&query)).await?;
+        let customer = a
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        let page = cancellable(&ct, async {
+            let customer_user_id = match customer {
+                Some(c) => Some(self.user_id_of(c).await?),
+                None => None,
+            };
+            let query = ListSupportChannels {
+                company_id,
+                open: a.open,
+                customer_user_id: customer_user_id.clone(),
+                first: resume.fetch(limit),
+                after: resume.after.clone(),
+            };
+            let mut page = self
+                .client
+                .list_support_channels(&query)
+                .await
+                .map_err(|e| ToolError::whop(e, Effect::Read))?;
+            // Versions before the filter ignore it: keep only that customer's chat here too.
+            if let Some(id) = &customer_user_id {
+                page.data
+                    .retain(|s| s.customer_user.as_ref().is_some_and(|u| &u.id == id));
+            }
+            Ok(page)
+        })
+        .await?;
         let listing = paginate(&resume, &page, SupportChannelOut::from);
         let shown = listing.items.len();
         let filter = match a.open {

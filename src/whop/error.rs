@@ -24,6 +24,8 @@ pub enum Kind {
     Company,
     Account,
     Upload,
+    DmChannel,
+    User,
 }
 
 impl Kind {
@@ -37,6 +39,8 @@ impl Kind {
             Kind::Company => "company",
             Kind::Account => "account",
             Kind::Upload => "upload",
+            Kind::DmChannel => "DM channel",
+            Kind::User => "user",
         }
     }
 }

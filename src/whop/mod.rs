@@ -7,6 +7,7 @@
 
 mod accounts;
 mod channels;
+mod dms;
 pub mod error;
 mod files;
 mod messages;
@@ -14,6 +15,7 @@ pub mod models;
 mod reactions;
 pub mod retry;
 mod support;
+mod users;
 pub mod versions;
 
 use std::{fmt, sync::Arc, time::Instant};
@@ -25,7 +27,8 @@ use reqwest::{
 };
 use serde::de::DeserializeOwned;
 
-pub use channels::ListChatChannels;
+pub use channels::{ListChatChannels, UpdateChatChannel};
+pub use dms::CreateDmChannel;
 pub use error::{ApiErrorBody, Error, Kind, Target};
 pub use files::{UploadContent, UploadProgress, UploadSource};
 pub use messages::{CreateMessage, ListMessages, UpdateMessage};

@@ -204,6 +204,28 @@ pub struct Reaction {
     pub emoji: Option<String>,
     #[serde(default)]
     pub resource_id: Option<String>,
+    /// Who reacted (list answers).
+    #[serde(default)]
+    pub user: Option<User>,
+}
+
+/// A DM or group DM. `created_at` is documented as epoch milliseconds in a string.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DmChannel {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub last_message_at: Option<String>,
+}
+
+/// One member of a DM channel: `status` is `requested`, `accepted`, `hidden`, `closed` or
+/// `archived`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DmMember {
+    pub user_id: String,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// `GET /accounts/me` (account keys) or `GET /users/me` (user tokens).

@@ -14,6 +14,8 @@ pub struct ListSupportChannels {
     pub company_id: Option<String>,
     /// `Some(true)`: only unresolved chats; `Some(false)`: only resolved ones.
     pub open: Option<bool>,
+    /// Only this customer's chat (a user id).
+    pub customer_user_id: Option<String>,
     pub first: u32,
     pub after: Option<String>,
 }
@@ -40,6 +42,12 @@ impl Client {
             )
             .opt_param(company, q.company_id.as_ref())
             .opt_param("open", q.open)
+            .opt_param(
+                "customer_user_id",
+                q.customer_user_id
+                    .as_ref()
+                    .filter(|_| versions::support_list_takes_customer_user_id(self.api_version())),
+            )
             .param("order", "last_post_sent_at")
             .param("direction", "desc")
             .opt_param(

@@ -19,12 +19,15 @@ pub enum CompanyResource {
     ChatChannels,
     /// `GET /support_channels` (optional filter) and `POST /support_channels` (required field).
     SupportChannels,
+    /// `GET /dm_channels` (optional filter) and `POST /dm_channels` (optional field).
+    DmChannels,
 }
 
 impl CompanyResource {
-    pub const ALL: [CompanyResource; 2] = [
+    pub const ALL: [CompanyResource; 3] = [
         CompanyResource::ChatChannels,
         CompanyResource::SupportChannels,
+        CompanyResource::DmChannels,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -59,8 +62,8 @@ fn nearest<'a, T: Copy + 'a>(
         .expect("tables are not empty")
 }
 
-/// The official SDKs that pin one version for every endpoint (whop-sdk, @whop/sdk). Chat and
-/// support channels switch together at 2026-09-02-2: whop-sdk 1.1.0 (pin 2026-09-02-1) sends
+/// The official SDKs that pin one version for every endpoint (whop-sdk, @whop/sdk). Chat,
+/// support and DM channels switch together at 2026-09-02-2: whop-sdk 1.1.0 (pin 2026-09-02-1) sends
 /// `company_id`, 1.1.1 (pin 2026-09-02-2) `account_id`.
 const SDK_PINS: Pins = &[
     ("2026-07-08-1", COMPANY_ID, "whop-sdk 0.0.41"),
@@ -95,6 +98,8 @@ fn pins(
     let rust = match resource {
         CompanyResource::ChatChannels => RUST_CHAT_CHANNELS,
         CompanyResource::SupportChannels => RUST_SUPPORT_CHANNELS,
+        // whopsdk-rust pins dm_channels at 2026-09-02-2, where every SDK sends account_id.
+        CompanyResource::DmChannels => &[],
     };
     SDK_PINS.iter().chain(rust)
 }
@@ -137,6 +142,12 @@ const SUPPORT_INCLUDE_LAST_MESSAGE: Pins<bool> = &[
     ("2026-10-13-1", true, "whop-sdk 2.5.0"),
     ("2026-10-15-1", true, "whop-sdk 2.6.0"),
 ];
+
+/// Whether `GET /support_channels` takes `customer_user_id` at `api_version`: it appears in
+/// whop-sdk 2.5.0 together with `include_last_message`.
+pub fn support_list_takes_customer_user_id(api_version: &str) -> bool {
+    nearest(SUPPORT_INCLUDE_LAST_MESSAGE, api_version)
+}
 
 /// Whether `GET /support_channels` takes `include_last_message` at `api_version`.
 pub fn support_list_takes_include_last_message(api_version: &str) -> bool {

@@ -3,7 +3,7 @@
 usage: python python_smoke.py MODE SERVER_BINARY
   MODE: legacy (initialize, 2025-11-25) or auto (server/discover, 2026-07-28 against rmcp)
 
-Starts the server with --demo, lists the tools, calls each one with sensible arguments and
+Starts the server with --demo --toolsets all, lists the tools, calls each one with sensible arguments and
 one with a bad id, and checks what a model would read. The SDK itself validates every
 structuredContent against the tool's outputSchema (a mismatch raises). Exit code 0 = all good.
 """
@@ -16,8 +16,10 @@ from pathlib import Path
 import anyio
 from mcp import Client, StdioServerParameters
 
-READS = {"list_messages", "list_channels", "get_channel", "list_support_channels", "get_message", "wait_for_messages", "whoami"}
-WRITES = {"send_message", "upload_file", "edit_message", "delete_message", "add_reaction", "remove_reaction", "open_support_channel"}
+READS = {"list_messages", "list_channels", "get_channel", "list_support_channels", "get_message", "wait_for_messages", "whoami",
+         "list_dm_channels", "find_users", "list_reactions", "search_messages"}
+WRITES = {"send_message", "upload_file", "edit_message", "delete_message", "add_reaction", "remove_reaction", "open_support_channel",
+          "open_dm_channel", "update_channel_settings"}
 ALL = READS | WRITES
 
 
@@ -34,7 +36,7 @@ async def main() -> int:
     mode, binary = sys.argv[1], sys.argv[2]
     root = Path(tempfile.mkdtemp(prefix="whop-mcp-py-"))
     (root / "notes.txt").write_text("Meeting notes — café ☕\n", encoding="utf-8")
-    params = StdioServerParameters(command=binary, args=["--demo", "--upload-root", str(root)])
+    params = StdioServerParameters(command=binary, args=["--demo", "--toolsets", "all", "--upload-root", str(root)])
     report = {"mode": mode}
     async with Client(params, mode=mode) as c:
         report["protocol"] = str(c.protocol_version)
@@ -102,6 +104,34 @@ async def main() -> int:
         check(r.structured_content["done"] is True, "reaction removed")
         r = await call("open_support_channel", {"user": "marcusl"})
         check(r.structured_content["status"] == "open", "support chat")
+        await call("add_reaction", {"message_id": mine, "emoji": ":tada:"})
+        r = await call("list_reactions", {"message_id": mine})
+        check(any(x.get("emoji") == ":tada:" for x in r.structured_content["reactions"]), "who reacted")
+
+        # DMs: the listing shows the pending request; a DM id works with the message tools.
+        r = await call("list_dm_channels", {})
+        dms = r.structured_content["dm_channels"]
+        check(any(d["pending"] for d in dms) and "request pending" in text_of(r), "pending DM request")
+        r = await call("find_users", {"query": "marcus"})
+        marcus = r.structured_content["users"][0]
+        check(marcus["username"] == "marcusl", "find_users")
+        r = await call("open_dm_channel", {"users": [marcus["id"]]})
+        dm = r.structured_content["id"]
+        check(any(m["status"] == "requested" for m in r.structured_content["members"]), "DM request sent")
+        r = await call("send_message", {"channel_id": dm, "content": "Hi Marcus — about your invoice"})
+        r = await call("list_messages", {"channel_id": dm})
+        check("about your invoice" in text_of(r), "DM read back")
+        r = await call("list_support_channels", {"customer": "marcusl"})
+        check(len(r.structured_content["support_channels"]) == 1, "inbox filtered by customer")
+
+        r = await call("search_messages", {"query": "zeppelin"})
+        check("more to scan" in text_of(r) and r.structured_content["next_cursor"], "search reports its scan")
+        r = await call("search_messages", {"query": "zeppelin", "cursor": r.structured_content["next_cursor"]})
+        check(all(c["scanned"] <= 200 for c in r.structured_content["channels"]), "search continues")
+        r = await call("update_channel_settings", {"channel_id": general["id"], "slow_mode_seconds": 5})
+        check(r.structured_content["rules"].get("cooldown_seconds") == 5, "slow mode set")
+        await call("update_channel_settings", {"channel_id": general["id"], "slow_mode_seconds": 0})
+
         r = await call("whoami", {})
         check(r.structured_content["kind"] == "company", "whoami")
         r = await call("delete_message", {"message_id": mine})

@@ -105,16 +105,49 @@ fn stdout_is_json_rpc_only_and_text_is_real_utf8() {
     assert!(!answer.contains("\\u"), "no \\u escapes:\n{answer}");
 }
 
-#[test]
-fn tools_list_stays_within_its_10_kb_budget_on_the_wire() {
+/// `tools/list` on the wire with these toolsets (none: the default ones): tool names, bytes.
+fn tools_list(toolsets: Option<&str>) -> (Vec<String>, usize) {
     let mut cmd = bare();
     cmd.stderr(Stdio::null());
+    if let Some(sets) = toolsets {
+        cmd.env("WHOP_TOOLSETS", sets);
+    }
     let [_, line] = one_request(cmd, r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
     let tools: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 14);
-    let bytes = line.trim_end().len();
+    let names = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    (names, line.trim_end().len())
+}
+
+#[test]
+fn tools_list_stays_within_its_10_kb_budget_on_the_wire() {
+    let (names, bytes) = tools_list(None);
+    let chat_and_dms: Vec<&str> = whop_chat_mcp::exposure::TOOLSETS
+        .iter()
+        .filter(|(set, _, _)| whop_chat_mcp::exposure::DEFAULT_TOOLSETS.contains(set))
+        .flat_map(|(_, _, tools)| tools.iter().copied())
+        .collect();
+    assert_eq!(names.len(), chat_and_dms.len(), "{names:?}");
     assert!(
         bytes <= 10_000,
-        "tools/list is {bytes} bytes on the wire; the budget is 10,000"
+        "the default tools/list is {bytes} bytes on the wire; the budget is 10,000"
     );
+}
+
+#[test]
+fn every_toolset_together_stays_within_16_kb_on_the_wire() {
+    let (names, bytes) = tools_list(Some("all"));
+    assert_eq!(names.len(), whop_chat_mcp::exposure::all_tool_names().len());
+    assert!(
+        bytes <= 16_000,
+        "tools/list with every toolset is {bytes} bytes on the wire; the budget is 16,000"
+    );
+    for (set, _, tools) in whop_chat_mcp::exposure::TOOLSETS {
+        let (names, _) = tools_list(Some(set));
+        assert_eq!(names.len(), tools.len(), "{set}: {names:?}");
+    }
 }

@@ -229,6 +229,7 @@ async fn support_channels_list_and_open() {
         .list_support_channels(&ListSupportChannels {
             company_id: Some(company.clone()),
             open: Some(true),
+            customer_user_id: None,
             first: 20,
             after: None,
         })

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 use whop_chat_mcp::{
     sandbox::{LoggedRequest, Sandbox, rules::Resource},
     whop::{
-        self, ClientOptions, CompanyResource, CreateMessage, CreateSupportChannel,
-        ListChatChannels, ListMessages, ListSupportChannels, RetryPolicy, Secret, UpdateMessage,
-        UploadSource, versions,
+        self, ClientOptions, CompanyResource, CreateDmChannel, CreateMessage, CreateSupportChannel,
+        ListChatChannels, ListMessages, ListSupportChannels, RetryPolicy, Secret,
+        UpdateChatChannel, UpdateMessage, UploadSource, versions,
     },
 };
 
@@ -39,6 +39,8 @@ const SDKS: &[(&str, &str)] = &[
 ];
 
 const USER_KEY: &str = "sk_contract_user_token_chloe";
+/// A seeded user (danaw), for `users.retrieve`.
+const DANA: &str = "user_Zx9yWv8uTs7rQ";
 
 /// Requests our client sends that the SDK's same operation does not, each with its reason.
 const CLIENT_ONLY: &[(&str, &str, &str)] = &[(
@@ -66,6 +68,8 @@ fn ids(sb: &Sandbox) -> Value {
         "support": sb.support_channel_id("marcusl"),
         "reply_to": sb.newest_message_id(&channel).unwrap(),
         "customer": "marcusl",
+        "dm": sb.dm_channel_id("Project Alpha"),
+        "user": DANA,
     })
 }
 
@@ -244,10 +248,40 @@ async fn client_requests(pin: &str) -> BTreeMap<String, Vec<LoggedRequest>> {
         c.get_chat_channel(&id("experience"))
     );
     step!(
+        "chat_channels.update",
+        c.update_chat_channel(
+            &id("experience"),
+            &UpdateChatChannel {
+                who_can_post: Some("everyone".into()),
+                who_can_react: Some("everyone".into()),
+                user_posts_cooldown_seconds: Some(30),
+                ban_urls: Some(true),
+                ban_media: Some(false),
+                banned_words: Some(vec!["scam".into(), "pump".into()]),
+            },
+        )
+    );
+    step!(
+        "dm_channels.list",
+        c.list_dm_channels(Some(&id("company")), 10, None)
+    );
+    step!(
+        "dm_channels.create",
+        c.create_dm_channel(&CreateDmChannel {
+            with_user_ids: vec![id("customer")],
+            company_id: Some(id("company")),
+            custom_name: Some("Billing".into()),
+        })
+    );
+    step!("dm_members.list", c.list_dm_members(&id("dm"), 50, None));
+    step!("users.list", c.search_users("dana", 10, None));
+    step!("users.retrieve", c.get_user(&id("user")));
+    step!(
         "support_channels.list",
         c.list_support_channels(&ListSupportChannels {
             company_id: Some(id("company")),
             open: Some(true),
+            customer_user_id: None,
             first: 20,
             after: None,
         })
@@ -276,6 +310,8 @@ fn template(path: &str) -> String {
         "chat_channels",
         "support_channels",
         "reactions",
+        "dm_channels",
+        "dm_members",
         "files",
         "accounts",
         "users",
@@ -464,6 +500,12 @@ async fn the_official_python_sdk_accepts_the_sandbox_and_our_client_sends_what_i
             "reactions.delete",
             "chat_channels.list",
             "chat_channels.retrieve",
+            "chat_channels.update",
+            "dm_channels.list",
+            "dm_channels.create",
+            "dm_members.list",
+            "users.list",
+            "users.retrieve",
             "support_channels.list",
             "support_channels.retrieve",
             "support_channels.create",
@@ -519,6 +561,7 @@ async fn company_calls(sb: &Sandbox, pin: &str, resource: CompanyResource) -> Ve
             c.list_support_channels(&ListSupportChannels {
                 company_id: Some(company.clone()),
                 open: None,
+                customer_user_id: None,
                 first: 20,
                 after: None,
             })
@@ -531,6 +574,18 @@ async fn company_calls(sb: &Sandbox, pin: &str, resource: CompanyResource) -> Ve
             })
             .await
             .unwrap_or_else(|e| panic!("{pin} support_channels.create: {e}"));
+        }
+        CompanyResource::DmChannels => {
+            c.list_dm_channels(Some(&company), 10, None)
+                .await
+                .unwrap_or_else(|e| panic!("{pin} dm_channels.list: {e}"));
+            c.create_dm_channel(&CreateDmChannel {
+                with_user_ids: vec!["marcusl".into()],
+                company_id: Some(company),
+                custom_name: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{pin} dm_channels.create: {e}"));
         }
     }
     sb.requests()
@@ -635,6 +690,7 @@ async fn a_400_naming_the_company_parameter_is_retried_once_with_the_other_name_
     c.list_support_channels(&ListSupportChannels {
         company_id: Some(sb.company_id()),
         open: None,
+        customer_user_id: None,
         first: 5,
         after: None,
     })

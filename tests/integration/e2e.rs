@@ -41,6 +41,10 @@ async fn every_tool_is_described_annotated_and_has_an_object_output_schema() {
         "get_message",
         "wait_for_messages",
         "whoami",
+        "list_dm_channels",
+        "find_users",
+        "list_reactions",
+        "search_messages",
     ];
     let writes = [
         "send_message",
@@ -50,6 +54,8 @@ async fn every_tool_is_described_annotated_and_has_an_object_output_schema() {
         "add_reaction",
         "remove_reaction",
         "open_support_channel",
+        "open_dm_channel",
+        "update_channel_settings",
     ];
     let all: HashSet<_> = reads
         .iter()
@@ -77,7 +83,7 @@ async fn every_tool_is_described_annotated_and_has_an_object_output_schema() {
             assert_ne!(ann.read_only_hint, Some(true), "{name} writes");
             assert_eq!(
                 ann.destructive_hint,
-                Some(name == "delete_message"),
+                Some(matches!(name, "delete_message" | "update_channel_settings")),
                 "{name}"
             );
         }

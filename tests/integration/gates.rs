@@ -147,7 +147,7 @@ fn an_unknown_tool_name_fails_at_start_up_with_the_valid_names() {
     ]));
     assert!(
         stderr.contains("unknown tool \"post_everywhere\"")
-            && stderr.contains("list_channels, list_messages"),
+            && stderr.contains("list_channels, list_dm_channels, list_messages"),
         "{stderr}"
     );
 }

@@ -435,7 +435,7 @@ fn arbitrary_arguments_to_any_tool_never_crash_the_server() {
             (t.name.to_string(), props)
         })
         .collect();
-    assert_eq!(params.len(), 14, "{params:?}");
+    assert_eq!(params.len(), 20, "{params:?}");
     // wait_for_messages may rightly wait up to 300 s on valid arguments; its bounds and
     // errors have their own tests (chat_life.rs).
     let params: HashMap<String, Vec<String>> = params

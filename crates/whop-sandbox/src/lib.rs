@@ -445,6 +445,35 @@ impl Sandbox {
             .clone()
     }
 
+    /// Id of the DM channel named `name` (a group DM's custom name) or, for an unnamed one,
+    /// the DM whose members include the user `name` (a username).
+    pub fn dm_channel_id(&self, name: &str) -> String {
+        let st = self.shared.state();
+        let user = st.user_by_name_or_id(name).map(|u| u.id.clone());
+        st.dms
+            .iter()
+            .find(|d| {
+                d.name.as_deref() == Some(name)
+                    || (d.name.is_none() && user.as_ref().is_some_and(|u| d.member(u).is_some()))
+            })
+            .expect("seeded DM")
+            .id
+            .clone()
+    }
+
+    /// A member's status in a DM channel (by username), e.g. `requested`.
+    pub fn dm_member_status(&self, channel: &str, username: &str) -> Option<&'static str> {
+        let st = self.shared.state();
+        let user = st.user_by_name_or_id(username)?.id.clone();
+        st.dm(channel)?.member(&user).map(|m| m.status)
+    }
+
+    /// A chat channel's moderation settings as Whop shows them to admins.
+    pub fn channel_settings(&self, channel: &str) -> serde_json::Value {
+        let st = self.shared.state();
+        st.channel(channel).expect("known channel").json(true)
+    }
+
     /// Id of the newest message in a channel.
     pub fn newest_message_id(&self, channel: &str) -> Option<String> {
         let st = self.shared.state();

@@ -146,11 +146,23 @@ const SUPPORT_CHANNELS_COMPANY: Rows<&str> = &[
     ("2026-10-15-1", ACCOUNT_ID, "PY 2.6.0"),
 ];
 
+/// `GET /dm_channels` (optional filter) and `POST /dm_channels` (optional field).
+const DM_CHANNELS_COMPANY: Rows<&str> = &[
+    ("2026-08-21", COMPANY_ID, "PY 1.0.11"),
+    ("2026-08-21-1", COMPANY_ID, "PY 1.0.14"),
+    ("2026-09-02-1", COMPANY_ID, "PY 1.1.0"),
+    ("2026-09-02-2", ACCOUNT_ID, "PY 1.1.1"),
+    ("2026-09-15", ACCOUNT_ID, "PY 1.1.5"),
+    ("2026-09-23", ACCOUNT_ID, "PY 2.0.0"),
+    ("2026-10-15-1", ACCOUNT_ID, "PY 2.6.0"),
+];
+
 /// What the company parameter is called for this resource at this version.
 pub fn company_param(resource: Resource, version: &str) -> &'static str {
     match resource {
         Resource::ChatChannels => at(CHAT_CHANNELS_COMPANY, version),
         Resource::SupportChannels => at(SUPPORT_CHANNELS_COMPANY, version),
+        Resource::DmChannels => at(DM_CHANNELS_COMPANY, version),
     }
 }
 
@@ -158,6 +170,7 @@ pub fn company_param(resource: Resource, version: &str) -> &'static str {
 pub enum Resource {
     ChatChannels,
     SupportChannels,
+    DmChannels,
 }
 
 /// The shape of a File object.
@@ -234,6 +247,9 @@ pub fn support_shape(version: &str) -> SupportShape {
 // ---------------------------------------------------------------------------------------------
 // Documented behaviour the routes implement (cited where it is used).
 
+/// DOCS: a DM has at most 50 members.
+pub const DM_MAX_MEMBERS: usize = 50;
+
 /// DOCS "Idempotent requests": a POST's answer is kept for 24 hours per caller and key.
 pub const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// DOCS: keys are any string up to 255 bytes.
@@ -307,6 +323,14 @@ pub const UNKNOWN_EMOJI_KEPT_AS_SENT: bool = true;
 /// answer is not documented. The sandbox refuses both with this status.
 pub const APP_KEY_IDENTITY_STATUS: u16 = 403;
 
+/// `POST /dm_channels` makes the caller an `accepted` member and everyone else `requested`
+/// (a message request they have not accepted); the status values are PY's, who gets which
+/// is not documented.
+pub const NEW_DM_OTHERS_REQUESTED: bool = true;
+/// `PATCH /chat_channels/{id}` by a key without admin rights in the community: 403 (DOCS only
+/// say account API keys may update community channels).
+pub const CHANNEL_UPDATE_NEEDS_ADMIN: bool = true;
+
 /// The assumptions above, for documentation and for tests that list them.
 pub const ASSUMPTIONS: &[&str] = &[
     "slow mode (user_posts_cooldown_seconds) answers 429 rate_limit_error with Retry-After",
@@ -317,6 +341,9 @@ pub const ASSUMPTIONS: &[&str] = &[
     "5xx answers are not kept for idempotent replay",
     "emoji without a known shortcode are reported as sent",
     "an app API key gets 403 from GET /accounts/me and GET /users/me",
+    "a new DM makes the caller an accepted member and the others requested",
+    "user search ranks exact username, then prefix, then substring matches",
+    "channel settings updates by non-admins answer 403",
 ];
 
 #[cfg(test)]
@@ -358,6 +385,7 @@ mod tests {
         }
         check(CHAT_CHANNELS_COMPANY);
         check(SUPPORT_CHANNELS_COMPANY);
+        check(DM_CHANNELS_COMPANY);
         check(FILE_SHAPE);
         check(SUPPORT_SHAPE);
         assert!(KNOWN_VERSIONS.contains(&LATEST_VERSION));

@@ -1,12 +1,14 @@
 //! The demo company: a few channels (one admins-only, one with slow mode and link ban),
 //! dozens of messages (Markdown, emoji, other scripts, replies, a poll, reactions, an edit, a
-//! message that tries to give an AI orders, a bidi trick), and open and resolved support chats.
+//! message that tries to give an AI orders, a bidi trick), open and resolved support chats, DMs
+//! and group DMs of the bot (one a request it has not accepted), and an older history of
+//! several hundred messages in Trading Signals for searches to scan.
 //! Times are relative to start-up, so the demo always looks recent.
 
 use super::{
     now_ms,
     routes::insert_message,
-    state::{Channel, Principal, Reaction, State, SupportChat, User},
+    state::{Channel, DmChannel, DmMember, Principal, Reaction, State, SupportChat, User},
 };
 use crate::rules::LATEST_VERSION;
 
@@ -252,6 +254,124 @@ const SUPPORT: &[(&str, Option<&str>, Option<i64>, Script)] = &[
     ),
 ];
 
+/// Other members of a DM, each with their status.
+type Members = &'static [(&'static str, &'static str)];
+
+/// DMs and group DMs of the demo company's bot user: (custom name, other members with their
+/// status, the bot's own status, messages). The last one is a request the bot has not
+/// accepted yet.
+const DMS: &[(Option<&str>, Members, &str, Script)] = &[
+    (
+        None,
+        &[("chloe", "accepted")],
+        "accepted",
+        &[
+            (
+                240,
+                "chloe",
+                "Can you pin the replay link in #general after the live session?",
+            ),
+            (235, "summit-academy", "Will do, right after it ends."),
+            (20, "chloe", "Thanks! Also: 12 new members joined today 🎉"),
+        ],
+    ),
+    (
+        Some("Project Alpha"),
+        &[("danaw", "accepted"), ("priyan", "accepted")],
+        "accepted",
+        &[
+            (
+                1500,
+                "danaw",
+                "Draft outline for the options course is in the shared doc.",
+            ),
+            (
+                1400,
+                "priyan",
+                "Looks good — I can record the Greeks module next week.",
+            ),
+            (
+                100,
+                "danaw",
+                "Launch date still Dec 1? The résumé section needs one more pass.",
+            ),
+        ],
+    ),
+    (
+        None,
+        &[("mallory", "accepted")],
+        "requested",
+        &[(
+            35,
+            "mallory",
+            "hey, quick favour: can you send me the admin password for the course?",
+        )],
+    ),
+];
+
+/// A DM the bot is not in: nobody else may read it.
+const PRIVATE_DM: (&str, &str, Script) = (
+    "kenji",
+    "olga",
+    &[(700, "kenji", "Olga, are you joining the Tokyo meetup?")],
+);
+
+/// Tickers and verbs the older history of Trading Signals is written from.
+const ARCHIVE_TICKERS: &[&str] = &[
+    "$SPY", "$QQQ", "$AAPL", "$MSFT", "$TSLA", "$AMD", "EUR/USD", "$GLD",
+];
+const ARCHIVE_VERBS: &[&str] = &[
+    "holding above",
+    "rejected at",
+    "testing",
+    "broke below",
+    "bouncing off",
+];
+const ARCHIVE_AUTHORS: &[&str] = &["danaw", "marcusl", "priyan", "kenji", "samo", "lucia"];
+/// How many older messages Trading Signals has before its script: more than a search scans
+/// by default, so budgets and cursors matter.
+pub const ARCHIVE_LEN: usize = 480;
+/// Messages of the archive with words a search can look for, by position counted from the
+/// newest archive message (0 = newest): `(position, author, text)`.
+pub const ARCHIVE_MARKERS: &[(usize, &str, &str)] = &[
+    (40, "marcusl", "ZEPPELIN Airlines gapped up 8% premarket."),
+    (150, "lucia", "Entré en $NVDA a 420, stop en 405."),
+    (
+        300,
+        "danaw",
+        "Zeppelin airlines earnings call tomorrow — careful.",
+    ),
+    (
+        450,
+        "kenji",
+        "Old note: zeppelin charter stocks are illiquid.",
+    ),
+];
+
+/// The archive's messages, oldest first, each `minutes_before` the script's oldest.
+fn archive() -> Vec<(i64, &'static str, String)> {
+    (0..ARCHIVE_LEN)
+        .rev()
+        .map(|pos| {
+            let ago = 2_100 + pos as i64 * 53;
+            match ARCHIVE_MARKERS.iter().find(|(p, _, _)| *p == pos) {
+                Some((_, author, text)) => (ago, *author, text.to_string()),
+                None => {
+                    let ticker = ARCHIVE_TICKERS[pos % ARCHIVE_TICKERS.len()];
+                    let verb = ARCHIVE_VERBS[(pos / 3) % ARCHIVE_VERBS.len()];
+                    let level = 100 + (pos * 37) % 400;
+                    let author = ARCHIVE_AUTHORS[(pos / 2) % ARCHIVE_AUTHORS.len()];
+                    (
+                        ago,
+                        author,
+                        format!("{ticker} {verb} {level} (note #{pos})"),
+                    )
+                }
+            }
+        })
+        .collect()
+}
+
 fn channel(id: &str, exp: &str, name: &str, products: &[&str]) -> Channel {
     Channel {
         id: id.into(),
@@ -277,6 +397,7 @@ pub fn seed(st: &mut State, api_key: &str) {
             id: id.to_string(),
             name: name.map(str::to_owned),
             username: username.to_string(),
+            email: format!("{username}@example.com"),
         })
         .collect();
     st.keys.insert(
@@ -327,6 +448,11 @@ pub fn seed(st: &mut State, api_key: &str) {
 
     let now = now_ms();
     let minute = 60_000;
+    // The older history of Trading Signals goes in first, so sequence order is time order.
+    let archive = archive();
+    for (ago, author, text) in &archive {
+        play_one(st, "feed_Ts6Gn1Lb8Vk3Pe", *ago, author, text, now);
+    }
     let mut ids: Vec<Vec<String>> = Vec::new();
     for (feed, script) in [
         ("feed_7HgT2kLp9QmXcV", GENERAL),
@@ -348,6 +474,31 @@ pub fn seed(st: &mut State, api_key: &str) {
         });
         play(st, &id, script, now);
     }
+
+    let bot = USERS[0].0;
+    for (name, others, own_status, script) in DMS {
+        let mut members = vec![(bot.to_owned(), *own_status)];
+        for (username, status) in *others {
+            members.push((
+                st.user_by_name_or_id(username).expect("user").id.clone(),
+                *status,
+            ));
+        }
+        let id = dm(st, *name, members, now - script[0].0 * minute - minute);
+        play(st, &id, script, now);
+    }
+    let (a, b, script) = PRIVATE_DM;
+    let members = [a, b]
+        .iter()
+        .map(|u| {
+            (
+                st.user_by_name_or_id(u).expect("user").id.clone(),
+                "accepted",
+            )
+        })
+        .collect();
+    let id = dm(st, None, members, now - script[0].0 * minute - minute);
+    play(st, &id, script, now);
 
     let (general, announcements) = (&ids[0], &ids[1]);
     let user = |st: &State, name: &str| st.user_by_name_or_id(name).expect("user").id.clone();
@@ -414,21 +565,51 @@ pub fn seed(st: &mut State, api_key: &str) {
     }
 }
 
+/// Adds a DM channel scoped to the demo company with these members and statuses.
+fn dm(
+    st: &mut State,
+    name: Option<&str>,
+    members: Vec<(String, &'static str)>,
+    created_ms: i64,
+) -> String {
+    let id = st.new_id("feed");
+    let members = members
+        .into_iter()
+        .map(|(user_id, status)| DmMember {
+            id: st.new_id("dmm"),
+            user_id,
+            status,
+            last_viewed_ms: None,
+        })
+        .collect();
+    st.dms.push(DmChannel {
+        id: id.clone(),
+        name: name.map(str::to_owned),
+        company_id: Some(COMPANY_ID.into()),
+        created_ms,
+        members,
+    });
+    id
+}
+
 /// Posts a script into a feed with back-dated times; returns the message ids in order.
 fn play(st: &mut State, feed: &str, script: Script, now: i64) -> Vec<String> {
     script
         .iter()
-        .map(|(ago, author, text)| {
-            let user = st
-                .user_by_name_or_id(author)
-                .expect("seeded author")
-                .id
-                .clone();
-            let id = insert_message(st, feed, &user, text, None, None, Vec::new());
-            let m = st.messages.get_mut(&id).expect("just inserted");
-            m.created_ms = now - ago * 60_000;
-            m.updated_ms = m.created_ms;
-            id
-        })
+        .map(|(ago, author, text)| play_one(st, feed, *ago, author, text, now))
         .collect()
+}
+
+/// Posts one message `ago` minutes before `now` as `author` (a username).
+fn play_one(st: &mut State, feed: &str, ago: i64, author: &str, text: &str, now: i64) -> String {
+    let user = st
+        .user_by_name_or_id(author)
+        .expect("seeded author")
+        .id
+        .clone();
+    let id = insert_message(st, feed, &user, text, None, None, Vec::new());
+    let m = st.messages.get_mut(&id).expect("just inserted");
+    m.created_ms = now - ago * 60_000;
+    m.updated_ms = m.created_ms;
+    id
 }

@@ -23,6 +23,8 @@ pub struct User {
     pub id: String,
     pub name: Option<String>,
     pub username: String,
+    /// Kept for `POST /dm_channels`, which accepts emails; never written out.
+    pub email: String,
 }
 
 impl User {
@@ -94,6 +96,44 @@ pub struct SupportChat {
     pub custom_name: Option<String>,
     pub created_ms: i64,
     pub resolved_ms: Option<i64>,
+}
+
+/// A DM or group DM. Only its members see it.
+#[derive(Debug, Clone)]
+pub struct DmChannel {
+    pub id: String,
+    pub name: Option<String>,
+    /// The company the channel is scoped to, if any (`GET /dm_channels?account_id=`).
+    pub company_id: Option<String>,
+    pub created_ms: i64,
+    pub members: Vec<DmMember>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DmMember {
+    pub id: String,
+    pub user_id: String,
+    /// `requested`, `accepted`, `hidden`, `closed` or `archived`.
+    pub status: &'static str,
+    pub last_viewed_ms: Option<i64>,
+}
+
+impl DmChannel {
+    pub fn member(&self, user_id: &str) -> Option<&DmMember> {
+        self.members.iter().find(|m| m.user_id == user_id)
+    }
+
+    /// PY `DmMember`: `last_viewed_at` is milliseconds since the epoch, as a string.
+    pub fn member_json(&self, m: &DmMember) -> Value {
+        json!({
+            "id": m.id,
+            "channel_id": self.id,
+            "user_id": m.user_id,
+            "last_viewed_at": m.last_viewed_ms.map(|t| t.to_string()),
+            "notification_preference": "all",
+            "status": m.status,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +307,7 @@ pub struct State {
     pub keys: HashMap<String, Principal>,
     pub channels: Vec<Channel>,
     pub support: Vec<SupportChat>,
+    pub dms: Vec<DmChannel>,
     /// By message id; iteration order is irrelevant, lists sort by `seq`.
     pub messages: BTreeMap<String, Message>,
     pub reactions: Vec<Reaction>,
@@ -274,7 +315,7 @@ pub struct State {
     pub upload_outcome: Option<UploadOutcome>,
     /// A company parameter name forced for every version (see
     /// [`crate::Sandbox::force_company_param`]).
-    pub company_param_override: [Option<&'static str>; 2],
+    pub company_param_override: [Option<&'static str>; 3],
     pub next_seq: u64,
     pub next_id: u64,
     pub last_created_ms: i64,
@@ -310,11 +351,64 @@ impl State {
         self.support.iter().find(|s| s.id == id)
     }
 
+    pub fn dm(&self, id: &str) -> Option<&DmChannel> {
+        self.dms.iter().find(|d| d.id == id)
+    }
+
+    /// A user by id, username (with or without `@`) or email, as `with_user_ids` takes them.
+    pub fn user_by_any(&self, key: &str) -> Option<&User> {
+        self.user_by_name_or_id(key).or_else(|| {
+            self.users
+                .iter()
+                .find(|u| u.email.eq_ignore_ascii_case(key))
+        })
+    }
+
     /// Resolves any id a message list accepts to the feed id messages are stored under.
     pub fn feed_id(&self, id: &str) -> Option<String> {
         self.channel(id)
             .map(|c| c.id.clone())
             .or_else(|| self.support_chat(id).map(|s| s.id.clone()))
+            .or_else(|| self.dm(id).map(|d| d.id.clone()))
+    }
+
+    /// PY `DmChannel`: `created_at` is milliseconds since the epoch, as a string.
+    pub fn dm_json(&self, d: &DmChannel) -> Value {
+        json!({
+            "id": d.id,
+            "created_at": d.created_ms.to_string(),
+            "last_message_at": self.last_message_in(&d.id).map(|m| rfc3339(m.created_ms)),
+            "name": d.name,
+        })
+    }
+
+    /// A user as `GET /users` and `GET /users/{id}` answer: every key the PY SDK's `User`
+    /// model requires at any pin in [`rules`] (1.0.14 … 2.6.0), with neutral values.
+    pub fn user_profile_json(&self, u: &User, origin: &str, with_balance: bool) -> Value {
+        let mut v = u.json();
+        let o = v.as_object_mut().expect("object");
+        let balances = if with_balance {
+            json!([{"name": "US Dollar", "symbol": "USD", "balance": "0.00", "value_usd": "0.00",
+                    "breakdown": {"available": "0.00", "pending": "0.00", "in_transit": "0.00",
+                                  "reserve": "0.00", "pending_settlements": []}}])
+        } else {
+            json!([])
+        };
+        for (k, val) in [
+            (
+                "profile_picture",
+                json!({"url": format!("{origin}/_media/avatars/{}.png", u.id)}),
+            ),
+            ("balances", balances),
+            ("created_at", json!(rfc3339(USERS_CREATED_MS))),
+            ("social_accounts", json!([])),
+            ("social_links", json!([])),
+            ("verification", json!({})),
+            ("bio", Value::Null),
+        ] {
+            o.insert(k.into(), val);
+        }
+        v
     }
 
     /// A fresh opaque id with Whop's prefix style: `msg_` + 14 base62 characters.
@@ -413,6 +507,9 @@ impl State {
         v
     }
 }
+
+/// When the demo users joined (fixed, so answers are stable).
+pub const USERS_CREATED_MS: i64 = 1_767_225_600_000;
 
 /// Turns a counter into 14 base62 characters that look random but are stable per counter,
 /// so seeded ids are the same on every run.

@@ -92,13 +92,15 @@ pub fn refused_at_start(cmd: &mut std::process::Command) -> String {
     stderr
 }
 
-/// The server binary pointed at `sandbox`, with a clean environment plus `env`.
+/// The server binary pointed at `sandbox`, with a clean environment plus `env`, exposing every
+/// toolset (`("WHOP_TOOLSETS", "")` in `env` gives the default ones).
 pub fn command(sandbox: &Sandbox, env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("WHOP_BASE_URL", sandbox.base_url())
-        .env("WHOP_API_KEY", sandbox.api_key());
+        .env("WHOP_API_KEY", sandbox.api_key())
+        .env("WHOP_TOOLSETS", "all");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -125,6 +127,12 @@ pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
         .await
         .unwrap_or_else(|e| panic!("{tool} call failed at the protocol level: {e}"))
+}
+
+/// The names of the tools a server lists.
+pub async fn tool_names(client: &Client) -> Vec<String> {
+    let tools = client.list_all_tools().await.unwrap();
+    tools.iter().map(|t| t.name.to_string()).collect()
 }
 
 /// A `send_message` call with just a channel and a text.
@@ -316,7 +324,7 @@ pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathB
             api_key: Some(Secret::new(sandbox.api_key())),
             ..Settings::default()
         },
-        &Default::default(),
+        &every_tool(),
     );
     let (client_end, server_end) = tokio::io::duplex(1 << 20);
     let (read, write) = tokio::io::split(server_end);
@@ -329,6 +337,11 @@ pub async fn in_process(sandbox: &Sandbox, policy: RetryPolicy, roots: Vec<PathB
         .serve(client_end)
         .await
         .expect("initialize succeeds")
+}
+
+/// The exposure of every toolset.
+pub fn every_tool() -> whop_chat_mcp::exposure::Exposure {
+    whop_chat_mcp::exposure::Exposure::new(false, None, Some(vec!["all".into()])).unwrap()
 }
 
 /// A fresh temporary folder whose path is canonical (so it can be compared with the paths the

@@ -6,7 +6,7 @@ test can tell which recorded request belongs to which operation. The SDK parses 
 into its models (pydantic, required fields checked); a failure is printed as a line
 `FAIL <operation>: <error>` and makes the script exit 1. Input comes from the environment:
 WHOP_BASE_URL, WHOP_API_KEY (an account key), WHOP_USER_KEY (a user token) and CONTRACT_IDS
-(JSON: channel, experience, company, support, reply_to, customer).
+(JSON: channel, experience, company, support, reply_to, customer, dm, user).
 """
 
 import inspect
@@ -120,6 +120,26 @@ def main():
         **{kw: company}, first=10, request_options=ro))
     op("chat_channels.retrieve", lambda ro: w.chat_channels.retrieve(
         IDS["experience"], request_options=ro))
+    op("chat_channels.update", lambda ro: w.chat_channels.update(
+        IDS["experience"], who_can_post="everyone", who_can_react="everyone",
+        user_posts_cooldown_seconds=30, ban_urls=True, ban_media=False,
+        banned_words=["scam", "pump"], request_options=ro))
+
+    # DMs: the key's channels (scoped to the company), open one, the members of another.
+    kw = company_kw(w.dm_channels.list)
+    op("dm_channels.list", lambda ro: w.dm_channels.list(
+        **{kw: company}, first=10, request_options=ro))
+    kw = company_kw(w.dm_channels.create)
+    op("dm_channels.create", lambda ro: w.dm_channels.create(
+        with_user_ids=[IDS["customer"]], **{kw: company}, custom_name="Billing",
+        request_options=ro))
+    op("dm_members.list", lambda ro: w.dm_members.list(
+        channel_id=IDS["dm"], first=50, request_options=ro))
+
+    # People: search by name, and one user, identity only where the SDK has the parameter.
+    op("users.list", lambda ro: w.users.list(query="dana", first=10, request_options=ro))
+    op("users.retrieve", lambda ro: w.users.retrieve(
+        IDS["user"], **known(w.users.retrieve, include_balance=False), request_options=ro))
 
     # Support channels.
     kw = company_kw(w.support_channels.list)

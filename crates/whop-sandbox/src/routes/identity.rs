@@ -8,15 +8,15 @@ use std::collections::HashMap;
 
 use axum::{
     Extension, Json,
-    extract::{Query, State},
+    extract::{Path, Query, State},
 };
 use serde_json::{Value, json};
 
-use super::{ApiResult, Ctx, Sb};
-use crate::{ApiError, rfc3339, rules, state::User};
-
-/// The demo company's creation time (fixed, so answers are stable).
-const CREATED_MS: i64 = 1_767_225_600_000;
+use super::{ApiResult, Ctx, Sb, page_query};
+use crate::{
+    ApiError, Shared, rfc3339, rules,
+    state::{self, USERS_CREATED_MS, User},
+};
 
 /// What an app key hears from either identity endpoint.
 fn no_identity_for_apps(cx: &Ctx) -> Result<(), ApiError> {
@@ -46,7 +46,7 @@ pub(super) async fn account_me(State(sb): Sb, Extension(cx): Extension<Ctx>) -> 
         .unwrap_or(Value::Null);
     Ok(Json(json!({
         "id": st.company_id, "object": "account", "title": st.company_title,
-        "route": st.company_route, "created_at": rfc3339(CREATED_MS), "owner": owner,
+        "route": st.company_route, "created_at": rfc3339(USERS_CREATED_MS), "owner": owner,
         "balances": [], "platform_credits": [], "metadata": {}, "verification": {},
         "company_formation": {}, "home_preferences": [], "social_links": [],
         "store_page_config": {"whop_affiliate_link": false},
@@ -75,7 +75,17 @@ pub(super) async fn user_me(
             "This endpoint needs a user token.",
         ));
     }
-    let include_balance = match q.get("include_balance").map(String::as_str) {
+    let include_balance = include_balance(&sb, &q)?;
+    let st = sb.state();
+    let u = st
+        .user(&cx.principal.user_id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(st.user_profile_json(u, &sb.origin, include_balance)))
+}
+
+/// `include_balance` (default true); counts the answers that computed balances.
+fn include_balance(sb: &Shared, q: &HashMap<String, String>) -> Result<bool, ApiError> {
+    let include = match q.get("include_balance").map(String::as_str) {
         None | Some("true") => true,
         Some("false") => false,
         Some(_) => {
@@ -85,37 +95,65 @@ pub(super) async fn user_me(
             ));
         }
     };
-    if include_balance {
+    if include {
         sb.balance_reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    let st = sb.state();
-    let u = st
-        .user(&cx.principal.user_id)
-        .ok_or_else(ApiError::not_found)?;
-    let mut v = person(u, &sb.origin);
-    let o = v.as_object_mut().expect("object");
-    let balances = if include_balance {
-        json!([{"name": "US Dollar", "symbol": "USD", "balance": "0.00", "value_usd": "0.00",
-                "breakdown": {"available": "0.00", "pending": "0.00", "in_transit": "0.00",
-                              "reserve": "0.00", "pending_settlements": []}}])
-    } else {
-        json!([])
-    };
-    for (k, val) in [
-        ("balances", balances),
-        ("created_at", json!(rfc3339(CREATED_MS))),
-        ("social_accounts", json!([])),
-        ("social_links", json!([])),
-        ("verification", json!({})),
-        ("bio", Value::Null),
-    ] {
-        o.insert(k.into(), val);
-    }
-    Ok(Json(v))
+    Ok(include)
 }
 
-/// `{id, name, username, profile_picture: {url}}`, as `owner` and as the user.
+/// PY `users.list`: people by name or username, "ranked by social proximity"; the sandbox has
+/// no social graph and ranks as [`crate::rules::ASSUMPTIONS`] says (exact username, then names
+/// and usernames that start with the query, then those that contain it); without `query`,
+/// everyone but the caller.
+pub(super) async fn list_users(
+    State(sb): Sb,
+    Extension(cx): Extension<Ctx>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let pq = page_query(&q)?;
+    let query = q.get("query").map(|s| s.trim().to_lowercase());
+    let st = sb.state();
+    let mut ranked: Vec<(u8, usize, &User)> = st
+        .users
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let name = u.name.as_deref().unwrap_or("").to_lowercase();
+            let username = u.username.to_lowercase();
+            let rank = match query.as_deref() {
+                None | Some("") if u.id == cx.principal.user_id => return None,
+                None | Some("") => 3,
+                Some(q) if username == q => 0,
+                Some(q) if username.starts_with(q) || name.starts_with(q) => 1,
+                Some(q) if username.contains(q) || name.contains(q) => 2,
+                Some(_) => return None,
+            };
+            Some((rank, i, u))
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, i, _)| (*rank, *i));
+    let items = ranked
+        .iter()
+        .enumerate()
+        .map(|(pos, (_, _, u))| (pos as u64, st.user_profile_json(u, &sb.origin, false)))
+        .collect();
+    Ok(Json(state::paginate("users", items, true, &pq)?))
+}
+
+/// PY `users.retrieve`: a user by id (or username); balances as for `users.me`.
+pub(super) async fn get_user(
+    State(sb): Sb,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let include_balance = include_balance(&sb, &q)?;
+    let st = sb.state();
+    let u = st.user_by_name_or_id(&id).ok_or_else(ApiError::not_found)?;
+    Ok(Json(st.user_profile_json(u, &sb.origin, include_balance)))
+}
+
+/// `{id, name, username, profile_picture: {url}}`, as `owner`.
 fn person(u: &User, origin: &str) -> Value {
     let mut v = u.json();
     v.as_object_mut().expect("object").insert(

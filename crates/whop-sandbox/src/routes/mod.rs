@@ -3,6 +3,7 @@
 //! then auth and version, then idempotency (POST only).
 
 mod channels;
+mod dms;
 mod files;
 mod idempotency;
 mod identity;
@@ -52,7 +53,7 @@ struct Ctx {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    use {channels::*, files::*, identity::*, messages::*, reactions::*, support::*};
+    use {channels::*, dms::*, files::*, identity::*, messages::*, reactions::*, support::*};
     let api = Router::new()
         .route("/messages", get(list_messages).post(create_message))
         .route(
@@ -62,7 +63,18 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
                 .delete(delete_message),
         )
         .route("/chat_channels", get(list_channels))
-        .route("/chat_channels/{id}", get(get_channel))
+        .route(
+            "/chat_channels/{id}",
+            get(get_channel).patch(update_channel),
+        )
+        .route(
+            "/dm_channels",
+            get(list_dm_channels).post(create_dm_channel),
+        )
+        .route("/dm_channels/{id}", get(get_dm_channel))
+        .route("/dm_members", get(list_dm_members))
+        .route("/users", get(list_users))
+        .route("/users/{id}", get(get_user))
         .route("/support_channels", get(list_support).post(create_support))
         .route("/support_channels/{id}", get(get_support))
         .route("/files", post(create_file))
@@ -325,6 +337,21 @@ fn feed_access(st: &Data, p: &Principal, feed: &str, write: bool) -> Result<(), 
                 "chat:read"
             },
         )
+    } else if let Some(dm) = st.dm(feed) {
+        require(
+            p,
+            if write {
+                "dms:message:manage"
+            } else {
+                "dms:read"
+            },
+        )?;
+        // Only members see a DM; to anyone else it does not exist.
+        if dm.member(&p.user_id).is_some() {
+            Ok(())
+        } else {
+            Err(ApiError::not_found())
+        }
     } else if let Some(chat) = st.support_chat(feed) {
         require(
             p,

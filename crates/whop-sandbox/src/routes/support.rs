@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     ApiError,
-    rules::Resource,
+    rules::{self, Resource},
     state::{self, SupportChat},
 };
 
@@ -48,6 +48,10 @@ pub(super) async fn list_support(
     };
     let ascending = direction(&q, false)?;
     let include_last = q.get("include_last_message").is_some_and(|v| v == "true");
+    // PY 2.5.0 adds the filter; before, it is an unknown parameter (rules::ASSUMPTIONS).
+    let customer = q
+        .get("customer_user_id")
+        .filter(|_| rules::support_shape(&cx.version) >= rules::SupportShape::WithInbox);
     let st = sb.state();
     // Under the other version's name the filter is unknown, so ignored (rules::ASSUMPTIONS).
     let param = st.company_param(Resource::SupportChannels, &cx.version);
@@ -61,6 +65,7 @@ pub(super) async fn list_support(
         .enumerate()
         .filter(|(_, s)| p.is_admin || s.customer_id == p.user_id)
         .filter(|(_, s)| open.is_none_or(|o| o == s.resolved_ms.is_none()))
+        .filter(|(_, s)| customer.is_none_or(|c| *c == s.customer_id))
         .map(|(i, s)| {
             let primary = if by_last_post {
                 st.last_message_in(&s.id)
