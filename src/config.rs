@@ -123,7 +123,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub tools: Vec<String>,
     /// Toolsets to expose: chat, files, support, dms, people, moderation, search, or all
-    /// (default: chat,dms) [env: WHOP_TOOLSETS, comma-separated]
+    /// (default: chat,support,files) [env: WHOP_TOOLSETS, comma-separated]
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub toolsets: Vec<String>,
     /// Seconds between polls (help written by parse_cli)

@@ -54,7 +54,7 @@ pub const TOOLSETS: &[(&str, &str, &[&str])] = &[
 ];
 
 /// The toolsets a server exposes when `--toolsets` is not given (and `--tools` is not either).
-pub const DEFAULT_TOOLSETS: &[&str] = &["chat", "dms"];
+pub const DEFAULT_TOOLSETS: &[&str] = &["chat", "support", "files"];
 
 /// Selects every toolset.
 pub const ALL: &str = "all";
@@ -345,7 +345,10 @@ mod tests {
         let default = Exposure::new(false, None, None).unwrap();
         assert_eq!(default, Exposure::default());
         assert!(
-            default.exposes_name("list_dm_channels") && !default.exposes_name("search_messages")
+            default.exposes_name("list_support_channels")
+                && default.exposes_name("upload_file")
+                && !default.exposes_name("list_dm_channels")
+                && !default.exposes_name("search_messages")
         );
         let chat = Exposure::new(false, None, list(&["chat"])).unwrap();
         assert!(chat.exposes_name("send_message") && !chat.exposes_name("upload_file"));

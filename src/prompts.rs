@@ -206,11 +206,10 @@ mod tests {
             router(e).1.iter().map(|p| p.name.to_string()).collect()
         };
         assert_eq!(names(&all), ORDER);
-        // The default toolsets have no support inbox.
-        assert_eq!(
-            names(&Exposure::default()),
-            ["summarize_channel", "draft_reply"]
-        );
+        // The default toolsets include the support inbox; chat alone has none.
+        assert_eq!(names(&Exposure::default()), ORDER);
+        let chat = Exposure::new(false, None, Some(vec!["chat".into()])).unwrap();
+        assert_eq!(names(&chat), ["summarize_channel", "draft_reply"]);
         let only = Exposure::new(false, Some(vec!["list_channels".into()]), None).unwrap();
         assert!(names(&only).is_empty());
         let read_only = Exposure::new(true, None, Some(vec!["all".into()])).unwrap();

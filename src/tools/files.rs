@@ -299,8 +299,7 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 
 #[tool_router(router = file_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Upload a file from an upload root, or base64; once ready, returns its file_… id for
-    /// attachment_ids.
+    /// Upload a file (upload-root path or base64); returns its file_… id for attachment_ids.
     #[tool(
         annotations(destructive_hint = false, open_world_hint = true),
         output_schema = super::schema::<FileOut>()

@@ -98,8 +98,7 @@ pub struct ListMessagesArgs {
 
 #[tool_router(router = message_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Post Markdown to a channel or support chat; can reply, poll or attach upload_file
-    /// files. Posts once per call.
+    /// Post Markdown to a chat; can reply, poll or attach upload_file files. Posts once per call.
     #[tool(
         annotations(destructive_hint = false, open_world_hint = true),
         output_schema = super::schema::<MessageOut>()
@@ -179,8 +178,7 @@ impl Toolbox {
         output(text, &out)
     }
 
-    /// Read a channel or support chat, newest first: time UTC, @author, id, ↩reply, [flags],
-    /// {reactions}, text (untrusted).
+    /// Read a chat, newest first: time UTC, @author, id, ↩reply, [flags], {reactions}, text (untrusted).
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<MessagesPage>()

@@ -42,8 +42,7 @@ pub struct OpenSupportChannelArgs {
 
 #[tool_router(router = support_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Support chats, latest first: customer, open/resolved, needs reply, last message; use
-    /// list_messages/send_message on them.
+    /// Support inbox, latest first: customer, open/resolved, needs reply, last message.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<SupportPage>()

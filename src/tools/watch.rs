@@ -42,8 +42,7 @@ pub struct WaitOut {
 
 #[tool_router(router = watch_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Wait for new messages; returns them oldest first, or none at the timeout. Pass
-    /// next_cursor as after.
+    /// Wait for new messages (oldest first; none at the timeout). Pass next_cursor as after.
     #[tool(
         annotations(read_only_hint = true, open_world_hint = true),
         output_schema = super::schema::<WaitOut>()

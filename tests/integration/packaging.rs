@@ -432,7 +432,7 @@ async fn manifest_tools_are_the_tools_the_server_lists() {
     let mut cmd = tokio::process::Command::new(common::BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg("--demo");
+        .args(["--demo", "--toolsets", "all"]);
     let client = common::connect(cmd).await;
     let tools: Vec<ManifestTool> = client
         .list_all_tools()
@@ -453,7 +453,10 @@ async fn manifest_tools_are_the_tools_the_server_lists() {
     let _ = client.cancel().await;
     let names: BTreeSet<String> = tools.iter().map(|t| t.name.clone()).collect();
     let all: BTreeSet<String> = all_tool_names().into_iter().collect();
-    assert_eq!(names, all, "the server lists every tool by default");
+    assert_eq!(
+        names, all,
+        "the server lists every tool with --toolsets all"
+    );
 
     let path = repo_file("manifest.json");
     let text = std::fs::read_to_string(&path).unwrap();

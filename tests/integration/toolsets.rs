@@ -40,7 +40,7 @@ async fn offer(env: &[(&str, &str)]) -> Offer {
 }
 
 #[tokio::test]
-async fn the_default_toolsets_are_chat_and_dms() {
+async fn the_default_toolsets_are_chat_support_and_files() {
     let Offer {
         tools,
         prompts,
@@ -49,21 +49,22 @@ async fn the_default_toolsets_are_chat_and_dms() {
         instructions,
         ..
     } = offer(&[("WHOP_TOOLSETS", "")]).await;
-    assert!(tools.contains(&"list_dm_channels".into()) && tools.contains(&"send_message".into()));
-    for absent in [
-        "search_messages",
-        "upload_file",
-        "list_support_channels",
-        "find_users",
-    ] {
+    for present in ["send_message", "upload_file", "list_support_channels"] {
+        assert!(tools.contains(&present.to_owned()), "{present}");
+    }
+    assert_eq!(tools.len(), 14, "today's tools, nothing lost: {tools:?}");
+    for absent in ["search_messages", "list_dm_channels", "find_users"] {
         assert!(!tools.contains(&absent.to_owned()), "{absent}");
     }
-    assert_eq!(prompts, ["summarize_channel", "draft_reply"]);
+    assert_eq!(
+        prompts,
+        ["summarize_channel", "triage_support_inbox", "draft_reply"]
+    );
     assert_eq!((resources, templates), (1, 1));
     assert!(
-        instructions.contains("list_dm_channels")
-            && !instructions.contains("upload_file")
-            && !instructions.contains("list_support_channels"),
+        instructions.contains("upload_file")
+            && instructions.contains("list_support_channels")
+            && !instructions.contains("list_dm_channels"),
         "{instructions}"
     );
 }
