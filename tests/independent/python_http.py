@@ -34,7 +34,7 @@ async def main() -> int:
     url, token = sys.argv[1], sys.argv[2]
     report = {}
     tools, r = await session_with(url, {"Authorization": f"Bearer {token}"})
-    check("send_message" in tools and "list_dm_channels" in tools and len(tools) == 13, f"tools: {tools}")
+    check("send_message" in tools and "list_support_channels" in tools and len(tools) == 14, f"tools: {tools}")
     check(not r.is_error and r.structured_content["channels"], "tool call works")
     report["tools"] = len(tools)
     report["channels"] = len(r.structured_content["channels"])

@@ -54,7 +54,10 @@ fn the_python_sdk_works_over_http_with_the_token_and_is_refused_without() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(report["tools"], 13, "the default toolsets, chat and dms");
+    assert_eq!(
+        report["tools"], 14,
+        "the default toolsets: chat, support, files"
+    );
     assert_eq!(
         (
             report["none_token"].as_u64(),
