@@ -17,6 +17,7 @@ mod conformance;
 mod contract;
 mod e2e;
 mod faults;
+mod full_page;
 mod gates;
 mod hardening;
 mod hostile;
