@@ -161,6 +161,9 @@ class Fake:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Whop
+    # The head and the body go out in separate writes: without TCP_NODELAY the body waits for
+    # the client's delayed ACK (about 40 ms per answer).
+    disable_nagle_algorithm = True
     fake: Fake
 
     def log_message(self, *args) -> None:  # quiet

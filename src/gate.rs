@@ -51,6 +51,39 @@ impl Pattern {
         }
     }
 
+    /// Whether `s` may hold a piece of the key: PIECE characters (inserted ones aside) each
+    /// of which follows the one before it in the key. ASCII is tested byte by byte with bit
+    /// operations; other characters are decoded and take the general rules.
+    fn possible(&self, s: &str) -> bool {
+        let bytes = s.as_bytes();
+        let mut run = 0;
+        let mut last: Option<char> = None;
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            let c = if b.is_ascii() {
+                i += 1;
+                char::from(b)
+            } else {
+                let c = s[i..].chars().next().expect("i is at a char boundary");
+                i += c.len_utf8();
+                c
+            };
+            if inserted(c) {
+                continue;
+            }
+            run = match last {
+                Some(a) if self.follows(a, c) => run + 1,
+                _ => usize::from(self.contains(c)),
+            };
+            if run >= PIECE {
+                return true;
+            }
+            last = Some(c);
+        }
+        false
+    }
+
     /// Whether `b` directly follows `a` somewhere in the key.
     fn follows(&self, a: char, b: char) -> bool {
         if a.is_ascii() && b.is_ascii() {
@@ -109,20 +142,7 @@ impl Gate {
         // the one before it in the key. Ordinary text, even text made of the key's letters,
         // rarely has more than two or three such neighbours in a row, so this linear scan with
         // bit tests answers for nearly every string and the exact search below rarely runs.
-        let mut run = 0;
-        let mut last: Option<char> = None;
-        let possible = s.chars().any(|c| {
-            if inserted(c) {
-                return false;
-            }
-            run = match last {
-                Some(a) if key.follows(a, c) => run + 1,
-                _ => usize::from(key.contains(c)),
-            };
-            last = Some(c);
-            run >= PIECE
-        });
-        if !possible {
+        if !key.possible(s) {
             return Cow::Borrowed(s);
         }
         // The characters that count, with their byte ranges in `s`.
