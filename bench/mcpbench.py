@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Compares two MCP stdio servers against the same Whop sandbox: whop-chat-mcp and the
+"""Compares two MCP stdio servers against the same fake Whop: whop-chat-mcp and the
 official @whop/mcp. Standard library only (Python 3.11+); bench/compare.sh runs it.
 
 It is one minimal JSON-RPC client used for both servers: newline-delimited JSON on the
 server's stdin/stdout, any number of requests in flight, no MCP SDK. It prints figures; it
-is not a test, but it stops with an error if a server does not return the sandbox's
-seeded messages (then its figures would mean nothing).
+is not a test, but it stops with an error if a server does not return the fake Whop's
+messages (then its figures would mean nothing).
 
 Every figure is measured on this machine in this run:
   * cold start: spawn -> `initialize` answer read, median of --starts runs per server,
@@ -43,7 +43,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 ID_RE = re.compile(rb'"id":(\d+)[,}]')
 
 # The issue's anchor figures for @whop/mcp 0.0.6 and its targets for whop-chat-mcp.
-ANCHOR_CPU_US = 4_400
 ANCHOR_TEXT_BYTES = 12_000
 
 
@@ -250,10 +249,19 @@ def cold_start(argv: list[str], env: dict, log: Path) -> float:
 # The sandbox
 
 
-def start_sandbox(binary: str, log: Path) -> tuple[subprocess.Popen, dict]:
+FAKE = Path(__file__).resolve().with_name("fakewhop.py")
+
+
+def start_sandbox(binary: str, log: Path, fake: str) -> tuple[subprocess.Popen, dict]:
+    """The Whop both servers talk to: the independent fake with full-size message objects
+    (bench/fakewhop.py, the default) or our own sandbox (`--whop sandbox`)."""
+    if fake == "full":
+        argv = [sys.executable, str(FAKE), "--listen", "127.0.0.1:0"]
+    else:
+        argv = [binary, "sandbox", "--listen", "127.0.0.1:0"]  # port 0: the kernel picks one
     p = subprocess.Popen(
-        [binary, "sandbox", "--listen", "127.0.0.1:0"],  # port 0: the kernel picks a free one
-        stdin=subprocess.DEVNULL,
+        argv,
+        stdin=subprocess.PIPE,  # the fake serves until its stdin closes
         stdout=subprocess.PIPE,
         stderr=open(log, "ab"),
         text=True,
@@ -273,12 +281,24 @@ def start_sandbox(binary: str, log: Path) -> tuple[subprocess.Popen, dict]:
     return p, settings
 
 
-def sandbox_page(settings: dict) -> list[str]:
-    """Ids of the newest page of the channel, straight from the sandbox's REST API."""
+def sandbox_raw(settings: dict) -> bytes:
+    """The newest page of the channel, straight from the fake Whop's REST API."""
     url = f"{settings['WHOP_BASE_URL']}/messages?channel_id={CHANNEL}&first={PAGE}&direction=desc"
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {settings['WHOP_API_KEY']}"})
     with urllib.request.urlopen(req, timeout=10) as r:
-        return [m["id"] for m in json.load(r)["data"]]
+        return r.read()
+
+
+def sandbox_page(settings: dict) -> list[str]:
+    """Ids of that page."""
+    return [m["id"] for m in json.loads(sandbox_raw(settings))["data"]]
+
+
+def sandbox_bytes(settings: dict) -> tuple[int, int]:
+    """(bytes of that page's answer, mean bytes per message object as compact JSON)."""
+    raw = sandbox_raw(settings)
+    data = json.loads(raw)["data"]
+    return len(raw), round(sum(len(compact(m)) for m in data) / max(len(data), 1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,6 +451,8 @@ def main() -> None:
     ap.add_argument("--first-calls", type=int, default=300, help="calls measured right after start-up (then warm)")
     ap.add_argument("--warmup-calls", type=int, default=1000, help="leak check: calls before the first reading")
     ap.add_argument("--leak-calls", type=int, default=10_000, help="leak check: calls between the readings")
+    ap.add_argument("--whop", choices=["full", "sandbox"], default="full",
+                    help="full: the independent fake bench/fakewhop.py (full-size messages); sandbox: ours")
     args = ap.parse_args()
 
     logs = Path(args.logs)
@@ -448,14 +470,15 @@ def main() -> None:
 
     print(f"mcpbench: ours = {ours_bin}", file=sys.stderr)
     print(f"mcpbench: node = {' '.join(node_argv)} (@whop/mcp {meta['version']})", file=sys.stderr)
-    sandbox, settings = start_sandbox(ours_bin, logs / "sandbox.stderr")
+    sandbox, settings = start_sandbox(ours_bin, logs / "sandbox.stderr", args.whop)
     try:
-        print(f"mcpbench: sandbox at {settings['WHOP_BASE_URL']}", file=sys.stderr)
+        print(f"mcpbench: {args.whop} Whop at {settings['WHOP_BASE_URL']}", file=sys.stderr)
         env = {k: v for k, v in os.environ.items() if not k.startswith("WHOP_") and k != "RUST_LOG"}
         env.update(settings)
         page_ids = sandbox_page(settings)
         if len(page_ids) != PAGE:
-            fail(f"the sandbox returned {len(page_ids)} messages for {CHANNEL}, expected {PAGE}")
+            fail(f"the fake Whop returned {len(page_ids)} messages for {CHANNEL}, expected {PAGE}")
+        page_bytes = sandbox_bytes(settings)
 
         # Cold starts, alternating, after one untimed start each.
         starts = {"node": [], "ours": []}
@@ -494,6 +517,10 @@ def main() -> None:
         if bad:
             fail(f"leak check: {bad} of {args.leak_calls} calls failed")
     finally:
+        try:
+            sandbox.stdin.close()
+        except OSError:
+            pass
         sandbox.terminate()
         try:
             sandbox.wait(timeout=5)
@@ -510,7 +537,8 @@ def main() -> None:
     tick_us = 1e6 / CLK_TCK / args.calls
     size = os.path.getsize(ours_bin)
     growth = rss_after - rss_warm
-    cpu_target = ANCHOR_CPU_US / 10
+    # The issue's target: at least 10x below @whop/mcp measured in the same run (aim: 20x).
+    cpu_target = cpu_n / 10
     text_target = ANCHOR_TEXT_BYTES * 0.35
 
     rows = [
@@ -520,12 +548,12 @@ def main() -> None:
          ratio(cs_o, cs_n), "≤ 10 ms", verdict(cs_o <= 0.010)),
         (f"server CPU per `list_messages`, warm (utime+stime, median of {args.rounds}×{args.calls} calls;"
          f" 1 tick = {tick_us:,.0f} µs/call)",
-         f"{cpu_n:,.0f} µs", f"{cpu_o:,.0f} µs", ratio(cpu_o, cpu_n), f"≤ {cpu_target:,.0f} µs (anchor/10)",
+         f"{cpu_n:,.0f} µs", f"{cpu_o:,.0f} µs", ratio(cpu_o, cpu_n), f"≤ {cpu_target:,.0f} µs (theirs/10)",
          verdict(cpu_o <= cpu_target)),
         (f"  the same over the first {args.first_calls} calls after start-up (1 tick = {1e6 / CLK_TCK / args.first_calls:,.0f} µs/call)",
          f"{first['@whop/mcp']:,.0f} µs", f"{first['whop-chat-mcp']:,.0f} µs",
-         ratio(first["whop-chat-mcp"], first["@whop/mcp"]), f"≤ {cpu_target:,.0f} µs",
-         verdict(first["whop-chat-mcp"] <= cpu_target)),
+         ratio(first["whop-chat-mcp"], first["@whop/mcp"]), f"≤ {first['@whop/mcp'] / 10:,.0f} µs (theirs/10)",
+         verdict(first["whop-chat-mcp"] <= first["@whop/mcp"] / 10)),
         ("  of which in the kernel (stime)",
          f"{med(node.sys_us):,.0f} µs", f"{med(ours.sys_us):,.0f} µs", ratio(med(ours.sys_us), med(node.sys_us)), "", ""),
         ("  the same from the threads' schedstat (ns resolution)",
@@ -558,8 +586,12 @@ def main() -> None:
         "# whop-chat-mcp vs @whop/mcp 0.0.6",
         "",
         "Written by `bench/compare.sh` (do not edit by hand). Both servers ran against the same",
-        "standalone sandbox on loopback, driven by the same minimal JSON-RPC client (`bench/mcpbench.py`).",
-        f"Both returned the sandbox's {PAGE} newest messages of `{CHANNEL}` (checked id by id).",
+        (f"independent fake Whop on loopback (`bench/fakewhop.py`: full-size message objects, every documented"
+         f" field, {page_bytes[1]:,} bytes per message, {page_bytes[0]:,} bytes per page of {PAGE})"
+         if args.whop == "full" else
+         f"standalone sandbox on loopback ({page_bytes[1]:,} bytes per message, {page_bytes[0]:,} bytes per page of {PAGE})")
+        + ", driven by the same minimal JSON-RPC client (`bench/mcpbench.py`).",
+        f"Both returned its {PAGE} newest messages of `{CHANNEL}` (checked id by id against its own REST answer).",
         "",
         "| figure | @whop/mcp 0.0.6 | whop-chat-mcp | ours / theirs | target | |",
         "|---|---:|---:|---:|---|---|",
@@ -571,13 +603,13 @@ def main() -> None:
         f"- Calls: `list_messages` with `{json.dumps(node.page_args)}` (theirs) and `{json.dumps(ours.page_args)}` (ours).",
         f"  The measured rounds alternate between the servers, after the first {args.first_calls} calls, which are shown on"
         " their own: Node's JIT is still cold then (bench/README.md compares this with the issue's ≈ 4,400 µs anchor).",
-        f"- CPU counts only the server process (the sandbox and this client are separate processes);"
+        f"- CPU counts only the server process (the fake Whop and this client are separate processes);"
         f" `/proc/PID/stat` ticks are 1/{CLK_TCK} s.",
         f"  Over the {args.leak_calls:,}-call leak run ours used {leak_cpu_us:,.0f} µs per call"
         f" ({leak_cpu_us * args.leak_calls / 1e6:,.2f} s CPU, {args.leak_calls / secs:,.0f} calls/s); its VmHWM was {mib(hwm_leak)}.",
         f"- Threads at the end: theirs {nf['threads']}, ours {of['threads']}. Load average before/after:"
         f" {load_before[0]:.2f} / {load_after[0]:.2f}; CPU pressure (PSI some, avg60) {psi_before} / {psi_after}"
-        " (the client, the sandbox and the server share the cores with whatever else runs).",
+        " (the client, the fake Whop and the server share the cores with whatever else runs).",
         "- Cold start is spawn → `initialize` answer with the files in the page cache (one untimed start first).",
         "",
         "Machine:",

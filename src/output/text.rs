@@ -119,6 +119,13 @@ pub fn clean(s: &str) -> String {
                     selected = true;
                 }
             }
+            // Printable ASCII: never hidden, never a modifier (what the last arm does for it,
+            // without the Unicode tables).
+            ' '..='~' => {
+                out.push(c);
+                base = Some(c);
+                selected = false;
+            }
             c if c.is_control() || is_hidden(c) => {}
             c => {
                 out.push(c);

@@ -361,7 +361,13 @@ impl Client {
             let outcome = match builder.send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let headers = resp.headers().clone();
+                    // Only a failure reads the headers (Retry-After, X-Request-Id): a success
+                    // does not pay for copying them.
+                    let headers = if status.is_success() {
+                        header::HeaderMap::new()
+                    } else {
+                        resp.headers().clone()
+                    };
                     match resp.bytes().await {
                         Ok(body) => Ok((status, headers, scrub(body, self.inner.key.expose()))),
                         Err(e) => Err(e),

@@ -20,6 +20,7 @@ mod crate_package;
 mod dms;
 mod e2e;
 mod faults;
+mod full_page;
 mod gates;
 mod hardening;
 mod hostile;
