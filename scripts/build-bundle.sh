@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mcpb_version=2.1.2
-target=$(rustc -vV | sed -n 's/^host: //p')
+target=
 binary=
 out=dist
 record=yes
@@ -32,6 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+given_target=$target
+[ -n "$target" ] || target=$(rustc -vV | sed -n 's/^host: //p')
 case "$target" in
   *-linux-*) os=linux platform=linux exe= ;;
   *-apple-darwin) os=darwin platform=darwin exe= ;;
@@ -42,8 +44,13 @@ arch=${target%%-*}
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 
 if [ -z "$binary" ]; then
-  cargo build --release --locked --target "$target"
-  binary="target/$target/release/whop-chat-mcp$exe"
+  if [ -n "$given_target" ]; then
+    cargo build --release --locked --target "$target"
+    binary="target/$target/release/whop-chat-mcp$exe"
+  else # where a plain `cargo build --release` puts it
+    cargo build --release --locked
+    binary="target/release/whop-chat-mcp$exe"
+  fi
 fi
 
 tools=${MCPB_DIR:-target/tmp/mcpb-$mcpb_version}
