@@ -7,12 +7,13 @@
 use crate::common;
 use crate::packaging::{mcpb, mcpb_dir, mcpb_package, repo_file};
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
     process::Command,
 };
 
 use serde_json::{Value, json};
+use whop_chat_mcp::exposure::Exposure;
 
 /// Each optional setting with the value "everything filled in" gives it, and the empty forms a
 /// host may hand over for it: an empty text, or nothing at all (and an empty folder list).
@@ -26,6 +27,7 @@ fn optional_settings(folders: Vec<String>) -> Vec<(&'static str, Value, Vec<Valu
             json!("feed_7HgT2kLp9QmXcV,exp_x"),
             vec![json!("")],
         ),
+        ("toolsets", json!("all"), vec![json!("")]),
     ]
 }
 
@@ -62,6 +64,14 @@ async fn the_packed_bundle_starts_however_its_settings_are_filled_in() {
         .collect();
     let key = json!(common::random_key());
     let settings = optional_settings(folders);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    let optional: BTreeSet<&str> = (manifest["user_config"].as_object().unwrap().iter())
+        .filter(|(_, option)| option["required"] != true)
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let covered: BTreeSet<&str> = settings.iter().map(|(k, _, _)| *k).collect();
+    assert_eq!(optional, covered, "every optional setting of the manifest");
     let everything: serde_json::Map<String, Value> = [("api_key".to_owned(), key.clone())]
         .into_iter()
         .chain(settings.iter().map(|(k, v, _)| (k.to_string(), v.clone())))
@@ -105,8 +115,7 @@ async fn the_packed_bundle_starts_however_its_settings_are_filled_in() {
             );
             continue;
         }
-        let read_only = cases[case]["read_only"] == true;
-        serve(case, config, if read_only { 7 } else { 14 }).await;
+        serve(case, config, &expected_tools(&cases[case])).await;
     }
 }
 
@@ -126,6 +135,20 @@ fn binary_to_pack(work: &Path) -> PathBuf {
     }
 }
 
+/// The tools the server should list for these settings, by the server's own rules.
+fn expected_tools(settings: &Value) -> Vec<String> {
+    let toolsets = settings["toolsets"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(str::to_owned).collect());
+    let read_only = settings["read_only"] == true;
+    let mut names = Exposure::new(read_only, None, toolsets)
+        .unwrap()
+        .tool_names();
+    names.sort();
+    names
+}
+
 fn write_json(work: &tempfile::TempDir, value: &impl serde::Serialize) -> std::path::PathBuf {
     let path = work.path().join("cases.json");
     std::fs::write(&path, serde_json::to_vec(value).unwrap()).unwrap();
@@ -135,7 +158,7 @@ fn write_json(work: &tempfile::TempDir, value: &impl serde::Serialize) -> std::p
 /// Starts the server from one resolved configuration (its command, arguments and environment,
 /// nothing else) and lists its tools. Every `${user_config.…}` a host could not fill in must
 /// cost one warning line on stderr, naming the setting, and nothing more.
-async fn serve(case: &str, config: &Value, tool_count: usize) {
+async fn serve(case: &str, config: &Value, expected: &[String]) {
     let mut cmd = tokio::process::Command::new(config["command"].as_str().unwrap());
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -146,7 +169,7 @@ async fn serve(case: &str, config: &Value, tool_count: usize) {
         cmd.env(k, v.as_str().unwrap());
     }
     let session = common::connect_captured(cmd).await;
-    let tools: Vec<String> = session
+    let mut tools: Vec<String> = session
         .client
         .list_all_tools()
         .await
@@ -156,7 +179,8 @@ async fn serve(case: &str, config: &Value, tool_count: usize) {
         .collect();
     let (_, stderr) = session.finish().await;
     let stderr = String::from_utf8_lossy(&stderr);
-    assert_eq!(tools.len(), tool_count, "{case}: {tools:?}\n{config}");
+    tools.sort();
+    assert_eq!(tools, expected, "{case}: {config}");
 
     let text = config.to_string();
     let unfilled: Vec<&str> = text

@@ -263,6 +263,10 @@ fn server_json_is_a_valid_registry_entry_in_step_with_the_code() {
             "WHOP_POLL_SECONDS",
             whop_chat_mcp::poll::DEFAULT_POLL_SECONDS.to_string(),
         ),
+        (
+            "WHOP_TOOLSETS",
+            whop_chat_mcp::exposure::DEFAULT_TOOLSETS.join(","),
+        ),
     ];
     for p in packages {
         assert_eq!(p["transport"], serde_json::json!({"type": "stdio"}), "{p}");
@@ -419,8 +423,8 @@ fn manifest_json_is_a_bundle_manifest_in_step_with_the_code() {
     }
 }
 
-/// The manifest's tool list as the server reports it: names in its order, each description
-/// on one line (the bundle's tool list is display text).
+/// The manifest's tool list as the server reports it with every toolset (what the bundle can
+/// offer): names in its order, each description on one line (the list is display text).
 #[derive(serde::Serialize)]
 struct ManifestTool {
     name: String,

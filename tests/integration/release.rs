@@ -77,7 +77,13 @@ fn the_smoke_test_accepts_the_built_binary_and_refuses_a_broken_one() {
         .unwrap();
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains(": 14 tools; list_channels: "), "{text}");
+    let tools = whop_chat_mcp::exposure::Exposure::default()
+        .tool_names()
+        .len();
+    assert!(
+        text.contains(&format!(": {tools} tools; list_channels: ")),
+        "{text}"
+    );
     let out = Command::new("node")
         .arg(&smoke)
         .arg(repo_file("no-such-binary"))
