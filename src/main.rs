@@ -11,7 +11,7 @@ use whop_chat_mcp::{
     gate::{self, Gate},
     sandbox::Sandbox,
     server::WhopServer,
-    whop,
+    transport, whop,
 };
 
 fn main() -> ExitCode {
@@ -109,10 +109,17 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     // Non-blocking pipes when the host gives us pipes; the guard answers broken requests.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    let running = server
-        .serve(whop_chat_mcp::transport::GuardedStdio::new(stdin, stdout))
+    let running = match server
+        .serve(transport::GuardedStdio::new(stdin, stdout))
         .await
-        .context("MCP initialisation failed")?;
+    {
+        Ok(running) => running,
+        Err(e) if transport::closed_before_initialize(&e) => {
+            tracing::debug!("stdin closed before initialize; exiting");
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("MCP initialisation failed"),
+    };
     tokio::select! {
         quit = running.waiting() => {
             let reason = quit.context("MCP session ended with an error")?;

@@ -31,7 +31,7 @@ use std::{
 
 use rmcp::{
     RoleServer,
-    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    service::{RxJsonRpcMessage, ServerInitializeError, TxJsonRpcMessage},
     transport::Transport,
 };
 use serde_json::{Value, json};
@@ -58,6 +58,13 @@ const NEEDS_PARAMS: &[&str] = &[
     "completion/complete",
     "logging/setLevel",
 ];
+
+/// Whether a failed start is only the peer closing stdin before it initialised: a host probing
+/// the binary, a client that gave up, `echo | whop-chat-mcp`. Like any EOF that ends the
+/// session, it is a clean exit, not an error.
+pub fn closed_before_initialize(e: &ServerInitializeError) -> bool {
+    matches!(e, ServerInitializeError::ConnectionClosed(_))
+}
 
 pub struct GuardedStdio<R, W> {
     reader: BufReader<R>,

@@ -42,6 +42,21 @@ fn a_missing_key_exits_non_zero_with_one_clear_line() {
 }
 
 #[test]
+fn stdin_closed_before_initialize_is_a_quiet_clean_exit() {
+    // A host probing the binary, or a client that gives up before the handshake: like any EOF.
+    for input in [Stdio::null(), Stdio::piped()] {
+        let out = bare()
+            .env("WHOP_API_KEY", "k_1234567890")
+            .stdin(input)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(out.stdout.is_empty() && stderr.is_empty(), "{stderr}");
+    }
+}
+
+#[test]
 fn bad_configuration_is_refused_before_serving() {
     for (k, v, needle) in [
         ("WHOP_COMPANY_ID", "exp_123", "WHOP_COMPANY_ID"),
