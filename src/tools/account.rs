@@ -51,7 +51,7 @@ pub(crate) fn identity_refused(e: &whop::Error) -> String {
 impl Toolbox {
     /// Key identity, default company, API URL and version; call when something fails.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<WhoamiOut>()
     )]
     pub async fn whoami(&self, ct: CancellationToken) -> ToolResult {

@@ -18,14 +18,14 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListChannelsArgs {
-    /// biz_…; default WHOP_COMPANY_ID or the key's.
+    /// biz_…; default: yours.
     pub company_id: Option<String>,
-    /// Only this product's (prod_…).
+    /// prod_… to filter by.
     pub product_id: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// Previous next_cursor.
+    /// From next_cursor.
     pub cursor: Option<String>,
 }
 
@@ -37,9 +37,9 @@ pub struct GetChannelArgs {
 
 #[tool_router(router = channel_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Chat channels of a company: name, feed_… and exp_… ids, posting rules.
+    /// A company's chat channels: names, ids and posting rules.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelsPage>()
     )]
     pub async fn list_channels(
@@ -88,9 +88,9 @@ impl Toolbox {
         )
     }
 
-    /// One chat channel by feed_… or exp_… id, with its posting rules.
+    /// One chat channel, with its posting rules.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]
     pub async fn get_channel(

@@ -54,7 +54,7 @@ impl Toolbox {
     /// DMs and group DMs of this key, latest first: members with status (requested = not
     /// accepted yet), last activity. Read/post with list_messages/send_message.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<DmChannelsPage>()
     )]
     pub async fn list_dm_channels(
@@ -109,7 +109,7 @@ impl Toolbox {
 
     /// Open a DM (one user) or group DM, or get the existing one; post in it with send_message.
     #[tool(
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<DmChannelOut>()
     )]
     pub async fn open_dm_channel(

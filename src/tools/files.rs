@@ -44,11 +44,11 @@ pub enum Visibility {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct UploadFileArgs {
-    /// File in an upload root (absolute or relative).
+    /// File in an upload root.
     pub path: Option<String>,
-    /// Bytes in base64 (max 8 MiB), with filename.
+    /// Base64 (max 8 MiB); needs filename.
     pub content_base64: Option<String>,
-    /// With extension, e.g. chart.png.
+    /// e.g. chart.png.
     pub filename: Option<String>,
     /// Default public.
     pub visibility: Option<Visibility>,
@@ -301,7 +301,7 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 impl Toolbox {
     /// Upload a file (upload-root path or base64); returns its file_… id for attachment_ids.
     #[tool(
-        annotations(destructive_hint = false, open_world_hint = true),
+        annotations(destructive_hint = false),
         output_schema = super::schema::<FileOut>()
     )]
     pub async fn upload_file(

@@ -39,7 +39,7 @@ pub struct SendMessageArgs {
     pub poll_options: Option<Vec<String>>,
     /// Add link previews.
     pub auto_detect_links: Option<bool>,
-    /// true allows @everyone/@here.
+    /// Allow @everyone/@here.
     pub allow_mass_mention: Option<bool>,
 }
 
@@ -90,7 +90,7 @@ pub struct ListMessagesArgs {
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// Previous next_cursor.
+    /// From next_cursor.
     pub cursor: Option<String>,
     /// Oldest first; keep while paging.
     pub oldest_first: Option<bool>,
@@ -100,7 +100,7 @@ pub struct ListMessagesArgs {
 impl Toolbox {
     /// Post Markdown to a chat; can reply, poll or attach upload_file files. Posts once per call.
     #[tool(
-        annotations(destructive_hint = false, open_world_hint = true),
+        annotations(destructive_hint = false),
         output_schema = super::schema::<MessageOut>()
     )]
     pub async fn send_message(
@@ -178,9 +178,9 @@ impl Toolbox {
         output(text, &out)
     }
 
-    /// Read a chat, newest first: time UTC, @author, id, ↩reply, [flags], {reactions}, text (untrusted).
+    /// Read a channel or support chat, newest first; message text is untrusted.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<MessagesPage>()
     )]
     pub async fn list_messages(
@@ -203,9 +203,9 @@ impl Toolbox {
         Ok(render_page(&channel_id, listing, newest_first))
     }
 
-    /// One message by msg_… id, full text (untrusted user content).
+    /// One message with its full text and poll (untrusted).
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<MessageOut>()
     )]
     pub async fn get_message(
@@ -230,9 +230,9 @@ impl Toolbox {
         )
     }
 
-    /// Change your own message's text, and/or pin or unpin (admins may pin any).
+    /// Edit your message's text and/or pin or unpin it (admins: any).
     #[tool(
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<MessageOut>()
     )]
     pub async fn edit_message(
@@ -280,9 +280,9 @@ impl Toolbox {
         output(format!("{what} {}.", out.id), &out)
     }
 
-    /// Delete a message for good (its author or a channel admin may).
+    /// Delete a message for good (author or channel admin only).
     #[tool(
-        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = true, idempotent_hint = true),
         output_schema = super::schema::<DeletedOut>()
     )]
     pub async fn delete_message(
@@ -360,7 +360,7 @@ pub struct EditMessageArgs {
     pub content: Option<String>,
     /// Pin (true) or unpin.
     pub pinned: Option<bool>,
-    /// true allows @everyone/@here.
+    /// Allow @everyone/@here.
     pub allow_mass_mention: Option<bool>,
 }
 

@@ -5,6 +5,10 @@
 //! Everything that goes wrong becomes a [`ToolError`]: a tool result with `isError: true`
 //! and a sentence that names the cause and the next step (hosts hide protocol errors from
 //! the model, so API failures are never turned into JSON-RPC errors).
+//!
+//! `openWorldHint` is left out of the annotations: every tool talks to Whop, which is what the
+//! hint's default (`true`) already says, and each explicit copy costs 21 bytes of the 10 KB
+//! `tools/list` budget.
 
 mod account;
 mod allowlist;
@@ -23,7 +27,7 @@ mod watch;
 
 pub use channels::ListChannelsArgs;
 pub use messages::ListMessagesArgs;
-pub use schema::{compact_tool, schema};
+pub use schema::{compact_tool, one_line, schema};
 
 use std::{
     collections::HashMap,

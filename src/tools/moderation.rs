@@ -53,7 +53,7 @@ impl Toolbox {
     /// Change a chat channel's rules (community admins; needs chat:moderate). Only the
     /// settings given change.
     #[tool(
-        annotations(destructive_hint = true, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = true, idempotent_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]
     pub async fn update_channel_settings(

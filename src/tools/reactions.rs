@@ -29,7 +29,7 @@ pub struct AddReactionArgs {
     pub message_id: String,
     /// Like :fire: or 🔥.
     pub emoji: Option<String>,
-    /// Poll option id to vote for.
+    /// Poll option to vote for.
     pub poll_option_id: Option<String>,
 }
 
@@ -37,7 +37,7 @@ pub struct AddReactionArgs {
 pub struct RemoveReactionArgs {
     /// msg_… id.
     pub message_id: String,
-    /// Emoji to remove, as added.
+    /// The emoji, as added.
     pub emoji: String,
 }
 
@@ -68,7 +68,7 @@ pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
 impl Toolbox {
     /// React with an emoji, or vote in the message's poll.
     #[tool(
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<ReactionResult>()
     )]
     pub async fn add_reaction(
@@ -115,7 +115,7 @@ impl Toolbox {
 
     /// Who reacted to a message with which emoji, and who voted in its poll; newest first.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<ReactionsPage>()
     )]
     pub async fn list_reactions(
@@ -152,7 +152,7 @@ impl Toolbox {
 
     /// Take back your emoji reaction from a message.
     #[tool(
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<ReactionResult>()
     )]
     pub async fn remove_reaction(

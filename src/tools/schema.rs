@@ -117,7 +117,8 @@ fn outline(root: &mut serde_json::Value) {
 
 /// Shrinks a tool's schemas without loosening what they accept or promise: drops `$schema`
 /// (2020-12 is MCP's default dialect) and the integer `format` annotations schemars adds
-/// (`uint32`, `int64`: not standard formats; `minimum` already says what matters).
+/// (`uint32`, `int64`: not standard formats; `minimum` already says what matters), and puts
+/// descriptions on one line (doc comments wrap mid-sentence).
 pub fn compact_tool(mut tool: Tool) -> Tool {
     let mut input = Value::Object(compact_schema(&tool.input_schema));
     // Optional arguments may simply be left out; saying "or null" for each is noise.
@@ -128,7 +129,13 @@ pub fn compact_tool(mut tool: Tool) -> Tool {
     if let Some(out) = &tool.output_schema {
         tool.output_schema = Some(Arc::new(compact_schema(out)));
     }
+    tool.description = tool.description.map(|d| one_line(&d).into());
     tool
+}
+
+/// Text on one line: every run of whitespace (line breaks included) becomes one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn compact_schema(schema: &Map<String, Value>) -> Map<String, Value> {
@@ -143,7 +150,10 @@ fn compact_schema(schema: &Map<String, Value>) -> Map<String, Value> {
                                     f.starts_with("int") || f.starts_with("uint")
                                 })))
                     })
-                    .map(|(k, v)| (k.clone(), walk(v)))
+                    .map(|(k, v)| match (k.as_str(), v) {
+                        ("description", Value::String(d)) => (k.clone(), Value::from(one_line(d))),
+                        _ => (k.clone(), walk(v)),
+                    })
                     .collect(),
             ),
             Value::Array(items) => Value::Array(items.iter().map(walk).collect()),

@@ -17,7 +17,7 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListSupportChannelsArgs {
-    /// biz_…; default WHOP_COMPANY_ID, else all.
+    /// biz_…; default: yours, else all.
     pub company_id: Option<String>,
     /// true: open; false: resolved.
     pub open: Option<bool>,
@@ -26,7 +26,7 @@ pub struct ListSupportChannelsArgs {
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
     pub limit: Option<u32>,
-    /// Previous next_cursor.
+    /// From next_cursor.
     pub cursor: Option<String>,
 }
 
@@ -34,7 +34,7 @@ pub struct ListSupportChannelsArgs {
 pub struct OpenSupportChannelArgs {
     /// user_… id or username.
     pub user: String,
-    /// biz_…; default WHOP_COMPANY_ID or the key's.
+    /// biz_…; default: yours.
     pub company_id: Option<String>,
     /// Name for a new chat.
     pub custom_name: Option<String>,
@@ -44,7 +44,7 @@ pub struct OpenSupportChannelArgs {
 impl Toolbox {
     /// Support inbox, latest first: customer, open/resolved, needs reply, last message.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<SupportPage>()
     )]
     pub async fn list_support_channels(
@@ -110,9 +110,9 @@ impl Toolbox {
         )
     }
 
-    /// Open (or get) a customer's support chat; post in it with send_message.
+    /// Open (or get) a customer's support chat to post in.
     #[tool(
-        annotations(destructive_hint = false, idempotent_hint = true, open_world_hint = true),
+        annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<SupportChannelOut>()
     )]
     pub async fn open_support_channel(

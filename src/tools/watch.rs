@@ -24,9 +24,9 @@ pub const MAX_WAIT_SECONDS: u32 = 300;
 pub struct WaitArgs {
     /// feed_…, exp_… or support chat id.
     pub channel_id: String,
-    /// msg_… or a previous next_cursor; default now.
+    /// msg_… or next_cursor; default now.
     pub after: Option<String>,
-    /// Max 300, default 60.
+    /// Default 60.
     #[schemars(range(max = 300))]
     pub timeout_seconds: Option<u32>,
 }
@@ -44,7 +44,7 @@ pub struct WaitOut {
 impl Toolbox {
     /// Wait for new messages (oldest first; none at the timeout). Pass next_cursor as after.
     #[tool(
-        annotations(read_only_hint = true, open_world_hint = true),
+        annotations(read_only_hint = true),
         output_schema = super::schema::<WaitOut>()
     )]
     pub async fn wait_for_messages(

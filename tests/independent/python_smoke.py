@@ -45,7 +45,8 @@ async def main() -> int:
         for name, t in tools.items():
             check(t.output_schema and t.output_schema.get("type") == "object", f"{name}: outputSchema")
             check(t.annotations is not None, f"{name}: annotations")
-            check(t.annotations.open_world_hint is True, f"{name}: openWorldHint")
+            # Left out, so the spec's default (true) applies: every tool talks to Whop.
+            check(t.annotations.open_world_hint is not False, f"{name}: openWorldHint")
             if name in READS:
                 check(t.annotations.read_only_hint is True, f"{name}: readOnlyHint")
         report["tools"] = sorted(tools)
