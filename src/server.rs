@@ -135,6 +135,11 @@ impl ServerHandler for WhopServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = inline(&request.name);
         tracing::debug!(tool = %name, "tool call");
+        if let Some(mut refused) = crate::tools::refuse_unknown_arguments(&self.tools, &request) {
+            tracing::info!(tool = %name, "tool call refused: unknown arguments");
+            self.gate.result(&mut refused);
+            return Ok(refused.into());
+        }
         let _admitted = match self.limits.admit(&request.name).await {
             Ok(admission) => admission,
             Err(busy) => {

@@ -12,6 +12,7 @@
 
 mod account;
 mod allowlist;
+mod arguments;
 mod channels;
 mod company;
 mod dms;
@@ -25,6 +26,7 @@ mod search;
 mod support;
 mod watch;
 
+pub use arguments::refuse_unknown as refuse_unknown_arguments;
 pub use channels::ListChannelsArgs;
 pub use messages::ListMessagesArgs;
 pub use schema::{compact_tool, one_line, schema};

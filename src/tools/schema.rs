@@ -6,7 +6,9 @@
 //! rendering show). The schema still validates exactly
 //! what it states (clients such as the Python SDK check every result against it).
 //!
-//! Input schemas are compacted once, when the tool list is built ([`compact_tool`]).
+//! Input schemas are compacted once, when the tool list is built ([`compact_tool`]), with
+//! `additionalProperties: false` on every object, which the server also enforces (see
+//! [`super::arguments`]).
 
 use std::sync::Arc;
 
@@ -117,12 +119,14 @@ fn outline(root: &mut serde_json::Value) {
 
 /// Shrinks a tool's schemas without loosening what they accept or promise: drops `$schema`
 /// (2020-12 is MCP's default dialect) and the integer `format` annotations schemars adds
-/// (`uint32`, `int64`: not standard formats; `minimum` already says what matters), and puts
-/// descriptions on one line (doc comments wrap mid-sentence).
+/// (`uint32`, `int64`: not standard formats; `minimum` already says what matters). Closes every
+/// input object (`additionalProperties: false`: a misspelt argument is an error, not a silent
+/// default), and puts descriptions on one line (doc comments wrap mid-sentence).
 pub fn compact_tool(mut tool: Tool) -> Tool {
     let mut input = Value::Object(compact_schema(&tool.input_schema));
     // Optional arguments may simply be left out; saying "or null" for each is noise.
     tighten_optional(&mut input);
+    close_objects(&mut input);
     if let Value::Object(map) = input {
         tool.input_schema = Arc::new(map);
     }
@@ -136,6 +140,21 @@ pub fn compact_tool(mut tool: Tool) -> Tool {
 /// Text on one line: every run of whitespace (line breaks included) becomes one space.
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Adds `additionalProperties: false` to every object schema that does not say otherwise.
+fn close_objects(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("object") {
+                map.entry("additionalProperties")
+                    .or_insert(Value::Bool(false));
+            }
+            map.values_mut().for_each(close_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
 }
 
 fn compact_schema(schema: &Map<String, Value>) -> Map<String, Value> {

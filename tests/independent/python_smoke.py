@@ -44,6 +44,7 @@ async def main() -> int:
         check(ALL == set(tools), f"tools differ: {ALL ^ set(tools)}")
         for name, t in tools.items():
             check(t.output_schema and t.output_schema.get("type") == "object", f"{name}: outputSchema")
+            check(t.input_schema.get("additionalProperties") is False, f"{name}: closed inputSchema")
             check(t.annotations is not None, f"{name}: annotations")
             # Left out, so the spec's default (true) applies: every tool talks to Whop.
             check(t.annotations.open_world_hint is not False, f"{name}: openWorldHint")
@@ -149,6 +150,8 @@ async def main() -> int:
         check("list_channels" in text_of(r), "404 names the listing tool")
         r = await call("send_message", {"channel_id": general["id"], "content": "   "}, expect_error=True)
         check("blank" in text_of(r), "blank content refused")
+        r = await call("send_message", {"channel_id": general["id"], "content": "hi", "reply_to": before}, expect_error=True)
+        check("`reply_to`" in text_of(r) and "replying_to_message_id" in text_of(r), "unknown argument refused")
 
         check(ALL <= set(calls), f"not every tool was called: {ALL - set(calls)}")
         report["calls"] = calls

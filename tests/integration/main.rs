@@ -9,6 +9,7 @@
 mod common;
 
 mod app_keys;
+mod arguments;
 mod bundle;
 mod chat_life;
 mod cli;

@@ -119,6 +119,30 @@ pub async fn connect(cmd: tokio::process::Command) -> Client {
         .expect("initialize succeeds")
 }
 
+/// A sandbox, the binary connected to it, and one of its demo channels with the channel's
+/// newest message, as most tests of one tool start.
+pub struct Room {
+    pub sb: Sandbox,
+    pub client: Client,
+    pub feed: String,
+    pub newest: String,
+}
+
+pub async fn room(channel: &str) -> Room {
+    let sb = sandbox().await;
+    let client = connect(command(&sb, &[])).await;
+    let feed = sb.channel_id(channel);
+    let newest = sb
+        .newest_message_id(&feed)
+        .expect("the channel has messages");
+    Room {
+        sb,
+        client,
+        feed,
+        newest,
+    }
+}
+
 pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
     let Value::Object(args) = args else {
         panic!("arguments must be an object")
