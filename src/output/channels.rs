@@ -97,6 +97,8 @@ impl ChannelOut {
 pub struct ChannelsPage {
     pub company_id: String,
     pub channels: Vec<ChannelOut>,
+    // Left out on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

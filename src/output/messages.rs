@@ -177,6 +177,8 @@ impl MessageOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct MessagesPage {
     pub messages: Vec<MessageOut>,
+    // Left out on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

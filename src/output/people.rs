@@ -103,6 +103,8 @@ pub fn person(u: &UserOut) -> String {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct DmChannelsPage {
     pub dm_channels: Vec<DmChannelOut>,
+    // Left out when there is no more.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -168,6 +170,8 @@ impl ReactionEntryOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReactionsPage {
     pub reactions: Vec<ReactionEntryOut>,
+    // Left out when there is no more.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

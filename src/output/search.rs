@@ -45,6 +45,8 @@ pub struct SearchOut {
     pub matches: Vec<SearchHit>,
     pub channels: Vec<ChannelScan>,
     // Continues every unfinished channel exactly where this scan stopped.
+    // Left out when every channel was scanned to its start.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

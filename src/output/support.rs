@@ -89,6 +89,8 @@ impl SupportChannelOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SupportPage {
     pub support_channels: Vec<SupportChannelOut>,
+    // Left out on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -6,9 +6,11 @@
 //! rendering show). The schema still validates exactly
 //! what it states (clients such as the Python SDK check every result against it).
 //!
-//! Input schemas are compacted once, when the tool list is built ([`compact_tool`]), with
-//! `additionalProperties: false` on every object, which the server also enforces (see
-//! [`super::arguments`]).
+//! Input schemas are compacted once, when the tool list is built ([`compact_tool`]), and written
+//! for the strictest function-calling dialects hosts translate them into (OpenAI- and
+//! Gemini-style): one `type` per schema, no `null` in enums, no `$ref`, optional arguments simply
+//! not required, and `additionalProperties: false` on every object, which the server also
+//! enforces (see [`super::arguments`]).
 
 use std::sync::Arc;
 
@@ -61,9 +63,13 @@ fn tighten_optional(v: &mut serde_json::Value) {
     }
 }
 
-/// `{"type": ["string", "null"]}` → `{"type": "string"}`; `{"anyOf": [S, {"type": "null"}]}` → S.
+/// `{"type": ["string", "null"]}` → `{"type": "string"}`; `{"anyOf": [S, {"type": "null"}]}` → S;
+/// `{"enum": ["a", null]}` → `{"enum": ["a"]}`.
 fn drop_null(prop: &mut serde_json::Value) {
     let Value::Object(map) = prop else { return };
+    if let Some(Value::Array(values)) = map.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
     if let Some(Value::Array(types)) = map.get("type") {
         let kept: Vec<Value> = types
             .iter()

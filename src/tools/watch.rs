@@ -36,6 +36,7 @@ pub struct WaitOut {
     // Oldest first.
     pub messages: Vec<MessageOut>,
     // Pass as `after` to wait again from here.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
     pub timed_out: bool,
 }

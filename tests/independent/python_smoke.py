@@ -76,6 +76,9 @@ async def main() -> int:
         r = await call("list_messages", {"channel_id": general["id"], "limit": 5, "cursor": page["next_cursor"]})
         check(not {m["id"] for m in page["messages"]} & {m["id"] for m in r.structured_content["messages"]}, "pages differ")
 
+        r = await call("list_messages", {"channel_id": general["id"], "limit": 100})
+        check("next_cursor" not in r.structured_content, "no next_cursor on the last page")
+
         r = await call("list_support_channels", {"open": True})
         check(any(s.get("needs_reply") for s in r.structured_content["support_channels"]), "inbox needs replies")
 

@@ -30,6 +30,7 @@ mod independent_client;
 mod lifecycle;
 mod packaging;
 mod release;
+mod schemas;
 mod search;
 mod secrets;
 mod toolsets;
