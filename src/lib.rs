@@ -12,6 +12,7 @@
 //! - [`gate`]    — the exit gate everything passes on its way out (the API key is scrubbed).
 //! - [`limits`]  — bounds on calls in flight, per server and per session.
 //! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
+//! - [`identity`] — the server's name, title, website and icon (`serverInfo`).
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
 //! - [`net`]     — the one loopback/origin rule for URLs.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod exposure;
 pub mod gate;
 pub mod http;
+pub mod identity;
 pub mod limits;
 pub mod net;
 pub mod output;

@@ -81,7 +81,7 @@ fn user_prompt(description: &str, text: String) -> GetPromptResult {
 #[prompt_router(vis = "pub(crate)")]
 impl Prompts {
     /// Summarize what was said in a chat channel: topics, decisions, open questions.
-    #[prompt(name = "summarize_channel")]
+    #[prompt(name = "summarize_channel", title = "Summarize channel")]
     async fn summarize_channel(
         &self,
         Parameters(a): Parameters<SummarizeArgs>,
@@ -117,7 +117,7 @@ impl Prompts {
     }
 
     /// List the open support chats that need a reply, most urgent first, with a next step for each.
-    #[prompt(name = "triage_support_inbox")]
+    #[prompt(name = "triage_support_inbox", title = "Triage support inbox")]
     async fn triage_support_inbox(
         &self,
         Parameters(a): Parameters<TriageArgs>,
@@ -141,7 +141,7 @@ impl Prompts {
     }
 
     /// Draft a reply to one message, in context, for you to approve before it is posted.
-    #[prompt(name = "draft_reply")]
+    #[prompt(name = "draft_reply", title = "Draft reply")]
     async fn draft_reply(
         &self,
         Parameters(a): Parameters<DraftReplyArgs>,

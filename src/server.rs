@@ -16,9 +16,9 @@ use rmcp::{
     },
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
-        GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        Prompt, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+        GetPromptRequestParams, GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult,
+        ListResourcesResult, ListToolsResult, PaginatedRequestParams, Prompt,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
         SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
     service::{RequestContext, SubscriptionContext},
@@ -109,10 +109,7 @@ impl ServerHandler for WhopServer {
                 .enable_prompts()
                 .build(),
         )
-        .with_server_info(Implementation::new(
-            "whop-chat-mcp",
-            env!("CARGO_PKG_VERSION"),
-        ))
+        .with_server_info(crate::identity::implementation())
         .with_instructions(self.instructions.to_string())
     }
 

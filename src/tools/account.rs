@@ -49,8 +49,9 @@ pub(crate) fn identity_refused(e: &whop::Error) -> String {
 
 #[tool_router(router = account_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Key identity, default company, API URL and version; call when something fails.
+    /// Key identity, default company and API; call it when something fails.
     #[tool(
+        title = "Who am I",
         annotations(read_only_hint = true),
         output_schema = super::schema::<WhoamiOut>()
     )]

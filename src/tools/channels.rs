@@ -37,8 +37,9 @@ pub struct GetChannelArgs {
 
 #[tool_router(router = channel_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// A company's chat channels: names, ids and posting rules.
+    /// A company's chat channels: names, ids, posting rules.
     #[tool(
+        title = "List channels",
         annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelsPage>()
     )]
@@ -90,6 +91,7 @@ impl Toolbox {
 
     /// One chat channel, with its posting rules.
     #[tool(
+        title = "Get channel",
         annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]

@@ -54,6 +54,7 @@ impl Toolbox {
     /// DMs and group DMs of this key, latest first: members with status (requested = not
     /// accepted yet), last activity. Read/post with list_messages/send_message.
     #[tool(
+        title = "List DMs",
         annotations(read_only_hint = true),
         output_schema = super::schema::<DmChannelsPage>()
     )]
@@ -109,6 +110,7 @@ impl Toolbox {
 
     /// Open a DM (one user) or group DM, or get the existing one; post in it with send_message.
     #[tool(
+        title = "Open DM",
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<DmChannelOut>()
     )]

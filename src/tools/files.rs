@@ -299,8 +299,9 @@ pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
 
 #[tool_router(router = file_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Upload a file (upload-root path or base64); returns its file_… id for attachment_ids.
+    /// Upload a file (upload-root path or base64) to get a file_… id for attachment_ids.
     #[tool(
+        title = "Upload file",
         annotations(destructive_hint = false),
         output_schema = super::schema::<FileOut>()
     )]

@@ -6,9 +6,9 @@
 //! and a sentence that names the cause and the next step (hosts hide protocol errors from
 //! the model, so API failures are never turned into JSON-RPC errors).
 //!
-//! `openWorldHint` is left out of the annotations: every tool talks to Whop, which is what the
-//! hint's default (`true`) already says, and each explicit copy costs 21 bytes of the 10 KB
-//! `tools/list` budget.
+//! Every tool has a human `title` and annotations. `openWorldHint` is left out: every tool talks
+//! to Whop, which is what the hint's default (`true`) already says, and each explicit copy costs
+//! 21 bytes of the 10 KB `tools/list` budget.
 
 mod account;
 mod allowlist;

@@ -53,6 +53,7 @@ impl Toolbox {
     /// Change a chat channel's rules (community admins; needs chat:moderate). Only the
     /// settings given change.
     #[tool(
+        title = "Channel settings",
         annotations(destructive_hint = true, idempotent_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]

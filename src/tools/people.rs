@@ -33,6 +33,7 @@ impl Toolbox {
     /// People by name or username, best match first: user_… id, @username, name. Use it
     /// instead of guessing an id from a display name.
     #[tool(
+        title = "Find people",
         annotations(read_only_hint = true),
         output_schema = super::schema::<UsersPage>()
     )]

@@ -68,6 +68,7 @@ pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
 impl Toolbox {
     /// React with an emoji, or vote in the message's poll.
     #[tool(
+        title = "React or vote",
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<ReactionResult>()
     )]
@@ -115,6 +116,7 @@ impl Toolbox {
 
     /// Who reacted to a message with which emoji, and who voted in its poll; newest first.
     #[tool(
+        title = "Who reacted",
         annotations(read_only_hint = true),
         output_schema = super::schema::<ReactionsPage>()
     )]
@@ -152,6 +154,7 @@ impl Toolbox {
 
     /// Take back your emoji reaction from a message.
     #[tool(
+        title = "Remove reaction",
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<ReactionResult>()
     )]

@@ -334,6 +334,7 @@ impl Toolbox {
     /// Search message text (Whop has no search: this scans history newest first). Says per
     /// channel how many messages it read and back to when; next_cursor scans further.
     #[tool(
+        title = "Search messages",
         annotations(read_only_hint = true),
         output_schema = super::schema::<SearchOut>()
     )]

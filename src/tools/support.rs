@@ -17,11 +17,11 @@ use crate::{
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ListSupportChannelsArgs {
-    /// biz_…; default: yours, else all.
+    /// biz_…; default yours, else all.
     pub company_id: Option<String>,
     /// true: open; false: resolved.
     pub open: Option<bool>,
-    /// Only this customer's chat: user_… or username.
+    /// user_… or username to filter by.
     pub customer: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
@@ -42,8 +42,9 @@ pub struct OpenSupportChannelArgs {
 
 #[tool_router(router = support_router, vis = "pub(crate)")]
 impl Toolbox {
-    /// Support inbox, latest first: customer, open/resolved, needs reply, last message.
+    /// Support inbox, latest first: customer, status, needs reply.
     #[tool(
+        title = "Support inbox",
         annotations(read_only_hint = true),
         output_schema = super::schema::<SupportPage>()
     )]
@@ -112,6 +113,7 @@ impl Toolbox {
 
     /// Open (or get) a customer's support chat to post in.
     #[tool(
+        title = "Support chat",
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<SupportChannelOut>()
     )]

@@ -45,6 +45,7 @@ pub struct WaitOut {
 impl Toolbox {
     /// Wait for new messages (oldest first; none at the timeout). Pass next_cursor as after.
     #[tool(
+        title = "Wait for messages",
         annotations(read_only_hint = true),
         output_schema = super::schema::<WaitOut>()
     )]

@@ -40,9 +40,13 @@ async def main() -> int:
     report = {"mode": mode}
     async with Client(params, mode=mode) as c:
         report["protocol"] = str(c.protocol_version)
+        info = c.server_info
+        check(info and info.title == "Whop Chat" and info.website_url, f"serverInfo: {info}")
+        check([i.mime_type for i in info.icons or []] == ["image/png", "image/svg+xml"], "server icons")
         tools = {t.name: t for t in (await c.list_tools()).tools}
         check(ALL == set(tools), f"tools differ: {ALL ^ set(tools)}")
         for name, t in tools.items():
+            check(t.title, f"{name}: title")
             check(t.output_schema and t.output_schema.get("type") == "object", f"{name}: outputSchema")
             check(t.input_schema.get("additionalProperties") is False, f"{name}: closed inputSchema")
             check(t.annotations is not None, f"{name}: annotations")

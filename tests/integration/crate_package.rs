@@ -127,7 +127,8 @@ fn the_crate_packs_and_installs_from_its_package() {
         );
     }
 
-    // What the server's crate holds: its sources, README and licence, and what cargo adds.
+    // What the server's crate holds: its sources, the icon they compile in, README and licence,
+    // and what cargo adds.
     let name = env!("CARGO_PKG_NAME");
     let unpacked = work
         .path()
@@ -141,7 +142,7 @@ fn the_crate_packs_and_installs_from_its_package() {
     let expected: BTreeSet<String> = sources
         .iter()
         .cloned()
-        .chain(["README.md", "LICENSE"].map(String::from))
+        .chain(["assets/icon.png", "assets/icon.svg", "README.md", "LICENSE"].map(String::from))
         .chain(cargo_files.map(String::from))
         .collect();
     let extra: Vec<&String> = packed

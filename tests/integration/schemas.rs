@@ -1,7 +1,9 @@
-//! Portable listings: every input and output schema passes a lint of what the strictest
-//! clients and function-calling dialects reject (OpenAI- and Gemini-style), and descriptions
-//! are clean single lines.
+//! Host-ready listings: every input and output schema passes a lint of what the strictest
+//! clients and function-calling dialects reject (OpenAI- and Gemini-style), descriptions are
+//! clean single lines, every tool, prompt and the server have a human title, and the server
+//! sends its icon.
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::common::{self, command, connect};
@@ -236,4 +238,54 @@ async fn every_input_and_output_schema_passes_the_lint_and_reads_cleanly() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn every_tool_prompt_and_the_server_have_a_title_and_the_server_its_icon() {
+    let sb = common::sandbox().await;
+    let client = connect(command(&sb, &[])).await;
+    for tool in client.list_all_tools().await.unwrap() {
+        let (name, title) = (tool.name.as_ref(), tool.title.as_deref().unwrap_or(""));
+        assert!(
+            !title.is_empty() && title != name && !title.contains('_'),
+            "{name}: title {title:?}"
+        );
+    }
+    let prompts = client.list_all_prompts().await.unwrap();
+    assert_eq!(prompts.len(), 3);
+    for p in &prompts {
+        let title = p.title.as_deref().unwrap_or("");
+        assert!(
+            !title.is_empty() && !title.contains('_'),
+            "{}: {title:?}",
+            p.name
+        );
+    }
+
+    let info = client.peer_info().unwrap().server_info.clone().unwrap();
+    assert_eq!(info.name, "whop-chat-mcp");
+    assert_eq!(info.title.as_deref(), Some("Whop Chat"));
+    assert!(
+        info.website_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://")),
+        "{info:?}"
+    );
+    let icons = info.icons.expect("icons");
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    for (icon, file, mime) in [
+        (&icons[0], "icon.png", "image/png"),
+        (&icons[1], "icon.svg", "image/svg+xml"),
+    ] {
+        assert_eq!(icon.mime_type.as_deref(), Some(mime));
+        let data = icon
+            .src
+            .strip_prefix(&format!("data:{mime};base64,"))
+            .expect("a data URI");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        assert_eq!(bytes, std::fs::read(assets.join(file)).unwrap(), "{file}");
+    }
+    assert_eq!(icons[0].sizes.as_deref(), Some(&["512x512".to_owned()][..]));
 }
