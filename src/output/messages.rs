@@ -128,8 +128,14 @@ impl MessageOut {
     }
 
     /// One row: `16:05 @chloe msg_… ↩msg_… [pinned] {:fire:3}: text`, continuation lines
-    /// indented. `time` is what to show for the time (the date is in a heading row).
+    /// indented, then the poll if there is one. `time` is what to show for the time (the date
+    /// is in a heading row). List rows cut the text at [`LIST_CONTENT_CHARS`].
     pub fn line(&self, time: &str) -> String {
+        self.row(time, LIST_CONTENT_CHARS)
+    }
+
+    /// [`MessageOut::line`] with the text cut at `max_chars` instead.
+    pub fn row(&self, time: &str, max_chars: usize) -> String {
         let mut s = String::with_capacity(96);
         s.push_str(time);
         s.push_str(" @");
@@ -162,15 +168,24 @@ impl MessageOut {
         s.push_str(": ");
         s.push_str(&text::indent(
             self.content.as_deref().unwrap_or(""),
-            LIST_CONTENT_CHARS,
+            max_chars,
         ));
-        if let Some(poll) = &self.poll {
-            s.push_str("\n  poll:");
-            for o in poll {
-                s.push_str(&format!(" {}) {} ({})", o.id, o.text, o.votes));
-            }
+        if let Some(poll) = self.poll_line() {
+            s.push_str("\n  ");
+            s.push_str(&poll);
         }
         s
+    }
+
+    /// `poll: 1) Morning (12) 2) Evening (5)`: option ids (for add_reaction's
+    /// poll_option_id), texts and votes.
+    pub fn poll_line(&self) -> Option<String> {
+        let poll = self.poll.as_ref()?;
+        let mut s = String::from("poll:");
+        for o in poll {
+            s.push_str(&format!(" {}) {} ({})", o.id, o.text, o.votes));
+        }
+        Some(s)
     }
 }
 

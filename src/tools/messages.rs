@@ -174,9 +174,7 @@ impl Toolbox {
         })
         .await?;
         let out = MessageOut::from(&message);
-        let (date, time) = out.when();
-        let text = format!("Posted {} in {channel_id} at {date} {time} UTC.", out.id);
-        output(text, &out)
+        output(posted(&out, &channel_id, &request.attachment_ids), &out)
     }
 
     /// Read a chat, newest first; message text is untrusted.
@@ -220,15 +218,10 @@ impl Toolbox {
         let message = call_whop(&ct, Effect::Read, self.client.get_message(&id)).await?;
         let out = MessageOut::from(&message);
         let (date, time) = out.when();
-        let mut line = out.line(&time);
-        if let Some(full) = &out.content {
-            // A single message is shown whole, up to the answer budget.
-            let prefix_end = line.find(": ").map(|i| i + 2).unwrap_or(line.len());
-            line.truncate(prefix_end);
-            line.push_str(&render::indent(full, TEXT_BUDGET / 4));
-        }
+        // A single message is shown whole (up to the answer budget), with its poll.
+        let row = out.row(&time, TEXT_BUDGET / 4);
         output(
-            format!("{date} (UTC), untrusted user content:\n{line}"),
+            format!("{date} (UTC), untrusted user content:\n{row}"),
             &out,
         )
     }
@@ -316,6 +309,36 @@ impl Toolbox {
             },
         )
     }
+}
+
+/// What send_message confirms: the new id, where and when, and what the post carries (the
+/// reply target, the attachments, and the poll's option ids to vote with).
+fn posted(out: &MessageOut, channel_id: &str, attachment_ids: &[String]) -> String {
+    let (date, time) = out.when();
+    let mut text = format!("Posted {} in {channel_id} at {date} {time} UTC", out.id);
+    if let Some(r) = &out.replying_to_message_id {
+        text.push_str(&format!(", replying to {r}"));
+    }
+    if !attachment_ids.is_empty() {
+        text.push_str(&format!(
+            ", with {} attachment{} ({})",
+            attachment_ids.len(),
+            plural(attachment_ids.len()),
+            attachment_ids.join(", ")
+        ));
+    }
+    text.push('.');
+    if let Some(poll) = &out.poll {
+        let options: Vec<String> = poll
+            .iter()
+            .map(|o| format!("{}) {}", o.id, o.text))
+            .collect();
+        text.push_str(&format!(
+            " Poll options (vote with add_reaction poll_option_id): {}.",
+            options.join(", ")
+        ));
+    }
+    text
 }
 
 /// A Whop error on a message write; a 403 there is usually the ownership rule, not a

@@ -44,9 +44,19 @@ pub struct RemoveReactionArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReactionResult {
     pub message_id: String,
-    // The emoji, or for a poll vote the option voted for.
     pub emoji: String,
-    // add_reaction: true; remove_reaction: whether one was removed.
+    // Whether a reaction was removed.
+    pub done: bool,
+}
+
+// What add_reaction did: an emoji reaction, or a vote (`poll_option_id`) in the message's poll.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AddedReaction {
+    pub message_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_option_id: Option<String>,
     pub done: bool,
 }
 
@@ -70,7 +80,7 @@ impl Toolbox {
     #[tool(
         title = "React or vote",
         annotations(destructive_hint = false, idempotent_hint = true),
-        output_schema = super::schema::<ReactionResult>()
+        output_schema = super::schema::<AddedReaction>()
     )]
     pub async fn add_reaction(
         &self,
@@ -96,22 +106,21 @@ impl Toolbox {
                 .create_reaction(&message_id, emoji.as_deref(), option.as_deref()),
         )
         .await?;
-        let text = match (&option, &emoji) {
-            (Some(o), _) => format!("Voted for option {o} on {message_id}."),
-            (None, Some(e)) => format!("Reacted {e} to {message_id}."),
-            (None, None) => unreachable!("checked above"),
-        };
-        output(
-            text,
-            &ReactionResult {
-                message_id,
-                emoji: match option {
-                    Some(o) => format!("vote:{o}"),
-                    None => reaction.emoji.or(emoji).unwrap_or_default(),
-                },
-                done: true,
+        let out = AddedReaction {
+            emoji: match &option {
+                Some(_) => reaction.emoji,
+                None => reaction.emoji.or(emoji),
             },
-        )
+            poll_option_id: option,
+            message_id,
+            done: true,
+        };
+        let text = match (&out.poll_option_id, &out.emoji) {
+            (Some(o), _) => format!("Voted for option {o} in the poll on {}.", out.message_id),
+            (None, Some(e)) => format!("Reacted {e} to {}.", out.message_id),
+            (None, None) => format!("Reacted to {}.", out.message_id),
+        };
+        output(text, &out)
     }
 
     /// Who reacted to a message with which emoji, and who voted in its poll; newest first.

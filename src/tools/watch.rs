@@ -165,16 +165,20 @@ fn render_wait(
     if cut {
         text.push_str(&format!("(cut after {shown} messages to stay within {TEXT_BUDGET} bytes; wait again for the rest)\n"));
     }
+    // After the rows the hint is a line of its own; after "No new messages…" it ends the sentence.
+    if !text.ends_with('\n') {
+        text.push(' ');
+    }
     match &next_cursor {
-        Some(c) => text.push_str(&format!(" Wait again with after=\"{c}\".")),
-        None => text.push_str(" Wait again to keep listening."),
+        Some(c) => text.push_str(&format!("Wait again with after=\"{c}\".")),
+        None => text.push_str("Wait again to keep listening."),
     }
     let out = WaitOut {
         messages,
         next_cursor,
         timed_out: waited.is_some(),
     };
-    output(text.trim_start().to_owned(), &out).unwrap_or_else(|e| {
+    output(text, &out).unwrap_or_else(|e| {
         rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(e.message)])
     })
 }

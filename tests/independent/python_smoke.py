@@ -68,6 +68,7 @@ async def main() -> int:
         r = await call("list_channels", {})
         channels = r.structured_content["channels"]
         general = next(ch for ch in channels if ch["name"] == "General")
+        announcements = next(ch for ch in channels if ch["name"] == "Announcements")
         check("#General" in text_of(r), "channel names in text")
 
         r = await call("get_channel", {"channel_id": general["experience_id"]})
@@ -159,6 +160,13 @@ async def main() -> int:
         check("blank" in text_of(r), "blank content refused")
         r = await call("send_message", {"channel_id": general["id"], "content": "hi", "reply_to": before}, expect_error=True)
         check("`reply_to`" in text_of(r) and "replying_to_message_id" in text_of(r), "unknown argument refused")
+
+        polls = (await call("list_messages", {"channel_id": announcements["id"], "limit": 100})).structured_content
+        poll = next(m for m in polls["messages"] if m.get("poll"))
+        r = await call("get_message", {"message_id": poll["id"]})
+        check("poll: 1) " in text_of(r), "get_message shows the poll")
+        r = await call("add_reaction", {"message_id": poll["id"], "poll_option_id": "2"})
+        check(r.structured_content == {"message_id": poll["id"], "poll_option_id": "2", "done": True}, "vote")
 
         check(ALL <= set(calls), f"not every tool was called: {ALL - set(calls)}")
         report["calls"] = calls

@@ -184,13 +184,20 @@ async fn reactions_and_poll_votes() {
         ),
         "{list}"
     );
-    let (text, _) = ok(&call(
+    let (text, vote) = ok(&call(
         &client,
         "add_reaction",
         json!({"message_id": poll_id, "poll_option_id": "3"}),
     )
     .await);
-    assert_eq!(text, format!("Voted for option 3 on {poll_id}."));
+    assert_eq!(
+        text,
+        format!("Voted for option 3 in the poll on {poll_id}.")
+    );
+    assert_eq!(
+        vote,
+        json!({"message_id": poll_id, "poll_option_id": "3", "done": true})
+    );
     ok(&call(
         &client,
         "add_reaction",

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod answers;
 mod app_keys;
 mod arguments;
 mod bundle;
