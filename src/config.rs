@@ -469,7 +469,7 @@ fn origin_list<E: Fn(&str) -> Option<String>>(
 /// Hosts replace `${user_config.NAME}` in a bundle manifest's arguments and environment with
 /// the user's setting, but leave the text as it is when the setting is empty and has no default
 /// (the official `@anthropic-ai/mcpb` resolver does). Such a value is a setting nobody made.
-pub fn unfilled_bundle_setting(value: &str) -> Option<&str> {
+pub(crate) fn unfilled_bundle_setting(value: &str) -> Option<&str> {
     const OPEN: &str = "${user_config.";
     let start = value.find(OPEN)? + OPEN.len();
     let name = &value[start..start + value[start..].find('}')?];

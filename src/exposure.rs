@@ -57,16 +57,16 @@ pub const TOOLSETS: &[(&str, &str, &[&str])] = &[
 pub const DEFAULT_TOOLSETS: &[&str] = &["chat", "support", "files"];
 
 /// Selects every toolset.
-pub const ALL: &str = "all";
+pub(crate) const ALL: &str = "all";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exposure {
     /// The toolsets whose tools may be exposed.
-    pub toolsets: Vec<String>,
+    pub(crate) toolsets: Vec<String>,
     /// Drop every tool that changes something in Whop.
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Keep only these tools (after `read_only`); `None` = all.
-    pub only: Option<Vec<String>>,
+    pub(crate) only: Option<Vec<String>>,
 }
 
 impl Default for Exposure {
@@ -124,7 +124,7 @@ impl Exposure {
     }
 
     /// Whether `tool` is exposed.
-    pub fn exposes(&self, tool: &rmcp::model::Tool) -> bool {
+    pub(crate) fn exposes(&self, tool: &rmcp::model::Tool) -> bool {
         toolset_of(&tool.name).is_some_and(|set| self.toolsets.iter().any(|s| s == set))
             && (!self.read_only || tools::is_read_only(tool))
             && self
@@ -134,7 +134,7 @@ impl Exposure {
     }
 
     /// Whether the tool called `name` is exposed.
-    pub fn exposes_name(&self, name: &str) -> bool {
+    pub(crate) fn exposes_name(&self, name: &str) -> bool {
         tools::catalog()
             .iter()
             .any(|t| t.name == name && self.exposes(t))
@@ -150,7 +150,7 @@ impl Exposure {
     }
 
     /// The router limited to the exposed tools.
-    pub fn router(&self) -> ToolRouter<Toolbox> {
+    pub(crate) fn router(&self) -> ToolRouter<Toolbox> {
         let mut router = tools::router();
         for tool in tools::catalog() {
             if !self.exposes(tool) {
@@ -161,7 +161,7 @@ impl Exposure {
     }
 
     /// What the server tells the model once, at initialisation: only the exposed tools.
-    pub fn instructions(&self) -> String {
+    pub(crate) fn instructions(&self) -> String {
         let has = |t: &str| self.exposes_name(t);
         let mut parts: Vec<String> = Vec::new();
         let mut find = Vec::new();
@@ -258,7 +258,7 @@ impl Exposure {
 }
 
 /// The toolset a tool belongs to.
-pub fn toolset_of(tool: &str) -> Option<&'static str> {
+pub(crate) fn toolset_of(tool: &str) -> Option<&'static str> {
     TOOLSETS
         .iter()
         .find(|(_, _, tools)| tools.contains(&tool))

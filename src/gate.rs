@@ -20,7 +20,7 @@ use crate::{output::text::is_hidden, whop::Secret};
 
 /// Shortest piece of the key that is scrubbed (and so the shortest key the gate protects: a
 /// shorter "key" would match ordinary text).
-pub const PIECE: usize = 8;
+pub(crate) const PIECE: usize = 8;
 const REDACTED: &str = "[redacted]";
 
 /// Removes one secret from outgoing data. Cheap to clone.
@@ -314,7 +314,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::text::{block, clean, inline};
+    use crate::output::text::{clean, indent, inline};
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -352,7 +352,11 @@ mod tests {
             format!("{}apik_RedTeamKey_9f", "x".repeat(990)),
             "apik_RedTe\u{FE0F}\u{200D}amKey_9f8e7d6c5b4a".to_owned(),
         ] {
-            for shown in [clean(&hidden), inline(&hidden), block(&hidden, 1000)] {
+            for shown in [
+                clean(&hidden),
+                inline(&hidden),
+                indent(&clean(&hidden), 1000),
+            ] {
                 let out = g.scrub(&shown);
                 assert_eq!(leak(&out, KEY), None, "{shown:?} -> {out:?}");
                 assert!(out.contains("[redacted]"), "{out:?}");
@@ -414,7 +418,7 @@ mod tests {
             }
             let hidden = format!("{prefix}{}", chars.iter().collect::<String>());
             let g = Gate::new(Some(&Secret::new(&key)));
-            for shown in [clean(&hidden), inline(&hidden), block(&hidden, 1000), block(&hidden, 20)] {
+            for shown in [clean(&hidden), inline(&hidden), indent(&clean(&hidden), 1000), indent(&clean(&hidden), 20)] {
                 let out = g.scrub(&shown);
                 prop_assert!(leak(&out, &key).is_none(), "{:?} -> {:?}", shown, out);
                 let mut v = json!({"content": shown});

@@ -40,25 +40,25 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{server::WhopServer, whop::Secret};
 
 /// Largest request body accepted on `/mcp`.
-pub const MAX_BODY: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Longest a client may take to send a request's headers; also how long an idle keep-alive
 /// connection stays open.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a client may take to send a request's body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections served at once.
-pub const MAX_CONNECTIONS: usize = 512;
+pub(crate) const MAX_CONNECTIONS: usize = 512;
 /// Longest shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub addr: SocketAddr,
-    pub token: Option<Secret>,
+    pub(crate) token: Option<Secret>,
     /// Extra `Host` values to accept (for a public name behind a proxy).
-    pub allowed_hosts: Vec<String>,
+    pub(crate) allowed_hosts: Vec<String>,
     /// Browser origins allowed to call the server (CORS and Origin validation).
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
 }
 
 /// Compares in time that does not depend on where the inputs differ.
@@ -143,7 +143,7 @@ fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
 }
 
 /// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok").
-pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken) -> Router {
+pub(crate) fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken) -> Router {
     let port = options.addr.port();
     let mut hosts: Vec<String> = vec![
         "localhost".into(),

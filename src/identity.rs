@@ -9,17 +9,17 @@ use std::sync::OnceLock;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use rmcp::model::{Icon, Implementation};
 
-pub const NAME: &str = "whop-chat-mcp";
-pub const TITLE: &str = "Whop Chat";
-pub const DESCRIPTION: &str =
+pub(crate) const NAME: &str = "whop-chat-mcp";
+pub(crate) const TITLE: &str = "Whop Chat";
+pub(crate) const DESCRIPTION: &str =
     "Read and post Whop chat: channels, messages, the support inbox, uploads, waiting for replies.";
-pub const WEBSITE: &str = env!("CARGO_PKG_HOMEPAGE");
+pub(crate) const WEBSITE: &str = env!("CARGO_PKG_HOMEPAGE");
 
 const ICON_PNG: &[u8] = include_bytes!("../assets/icon.png");
 const ICON_SVG: &str = include_str!("../assets/icon.svg");
 
 /// The server's `serverInfo`, built once.
-pub fn implementation() -> Implementation {
+pub(crate) fn implementation() -> Implementation {
     static INFO: OnceLock<Implementation> = OnceLock::new();
     INFO.get_or_init(|| {
         Implementation::new(NAME, env!("CARGO_PKG_VERSION"))

@@ -36,31 +36,31 @@ const NEEDS: [(&str, &[&str]); 3] = [
 
 /// The prompts, and what the exposure lets them ask for.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Prompts {
+pub(crate) struct Prompts {
     /// `send_message` is exposed: a draft may be posted once approved.
-    pub can_send: bool,
+    pub(crate) can_send: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct SummarizeArgs {
+pub(crate) struct SummarizeArgs {
     /// Channel (feed_…), experience (exp_…) or support chat id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// Only messages after this time (e.g. 2026-11-24T00:00:00Z); default: the last 100.
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct TriageArgs {
+pub(crate) struct TriageArgs {
     /// Company (biz_…); default: the configured one.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct DraftReplyArgs {
+pub(crate) struct DraftReplyArgs {
     /// Channel the message is in.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// Message (msg_…) to answer.
-    pub message_id: String,
+    pub(crate) message_id: String,
 }
 
 /// An id argument, checked like a tool's.
@@ -172,7 +172,7 @@ impl Prompts {
 
 /// The prompts `exposure` allows: their router, their listing in [`ORDER`], and the state
 /// they answer with.
-pub fn router(exposure: &Exposure) -> (PromptRouter<Prompts>, Vec<Prompt>, Prompts) {
+pub(crate) fn router(exposure: &Exposure) -> (PromptRouter<Prompts>, Vec<Prompt>, Prompts) {
     let mut router = Prompts::prompt_router();
     for (name, tools) in NEEDS {
         if !tools.iter().all(|t| exposure.exposes_name(t)) {

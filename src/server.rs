@@ -77,7 +77,7 @@ impl WhopServer {
 
     /// A copy for a new client session: shares the client, caches and watchers, but has its
     /// own table of legacy subscriptions.
-    pub fn new_session(&self) -> Self {
+    pub(crate) fn new_session(&self) -> Self {
         WhopServer {
             subscriptions: Subscriptions::default(),
             limits: self.limits.new_session(),
@@ -86,7 +86,7 @@ impl WhopServer {
     }
 
     /// This server for stateless HTTP, where legacy subscriptions cannot work.
-    pub fn stateless(self) -> Self {
+    pub(crate) fn stateless(self) -> Self {
         WhopServer {
             stateless: true,
             ..self

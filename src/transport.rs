@@ -42,11 +42,11 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 /// Longest line accepted.
-pub const MAX_LINE: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Most requests handed to rmcp and not yet answered (waits aside).
-pub const MAX_OUTSTANDING: usize = 64;
+pub(crate) const MAX_OUTSTANDING: usize = 64;
 /// Most requests held back beyond those; more are answered "busy" at once.
-pub const MAX_HELD: usize = 20_000;
+pub(crate) const MAX_HELD: usize = 20_000;
 /// Methods whose params must be an object.
 const NEEDS_PARAMS: &[&str] = &[
     "initialize",

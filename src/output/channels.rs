@@ -8,29 +8,29 @@ use crate::whop::models::ChatChannel;
 
 // A chat channel. Its name is its experience's name (the chat object has none of its own).
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ChannelOut {
-    pub id: String,
-    pub name: String,
+pub(crate) struct ChannelOut {
+    pub(crate) id: String,
+    pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub experience_id: Option<String>,
-    pub rules: Rules,
+    pub(crate) experience_id: Option<String>,
+    pub(crate) rules: Rules,
 }
 
 // Who may post and react, and the moderation settings members are held to.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Rules {
+pub(crate) struct Rules {
     // `everyone` or `admins`.
-    pub who_can_post: String,
+    pub(crate) who_can_post: String,
     // `everyone` or `no_one`.
-    pub who_can_react: String,
+    pub(crate) who_can_react: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cooldown_seconds: Option<i64>,
+    pub(crate) cooldown_seconds: Option<i64>,
     #[serde(skip_serializing_if = "is_false")]
-    pub ban_urls: bool,
+    pub(crate) ban_urls: bool,
     #[serde(skip_serializing_if = "is_false")]
-    pub ban_media: bool,
+    pub(crate) ban_media: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub banned_words: Vec<String>,
+    pub(crate) banned_words: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -38,7 +38,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl ChannelOut {
-    pub fn from(c: &ChatChannel) -> Self {
+    pub(crate) fn from(c: &ChatChannel) -> Self {
         ChannelOut {
             id: c.id.clone(),
             name: c
@@ -60,7 +60,7 @@ impl ChannelOut {
     }
 
     /// `#General feed_… exp_… · posting: everyone · slow mode 10 s · no links`
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut s = format!("#{} {}", self.name, self.id);
         if let Some(exp) = &self.experience_id {
             s.push(' ');
@@ -94,12 +94,12 @@ impl ChannelOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ChannelsPage {
-    pub company_id: String,
-    pub channels: Vec<ChannelOut>,
+pub(crate) struct ChannelsPage {
+    pub(crate) company_id: String,
+    pub(crate) channels: Vec<ChannelOut>,
     // Left out on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl Rows for ChannelOut {

@@ -7,16 +7,16 @@ use super::{LIST_CONTENT_CHARS, Rows, text};
 use crate::whop::{self, models::Message};
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct UserOut {
-    pub id: String,
+pub(crate) struct UserOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 impl UserOut {
-    pub fn from(u: &whop::models::User) -> Self {
+    pub(crate) fn from(u: &whop::models::User) -> Self {
         UserOut {
             id: u.id.clone(),
             username: u.username.as_deref().map(text::inline),
@@ -26,43 +26,43 @@ impl UserOut {
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct ReactionOut {
-    pub emoji: String,
-    pub count: i64,
+pub(crate) struct ReactionOut {
+    pub(crate) emoji: String,
+    pub(crate) count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct PollOptionOut {
-    pub id: String,
-    pub text: String,
-    pub votes: i64,
+pub(crate) struct PollOptionOut {
+    pub(crate) id: String,
+    pub(crate) text: String,
+    pub(crate) votes: i64,
 }
 
 // A message as tools return it. Flags and lists that are false or empty are left out.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct MessageOut {
-    pub id: String,
+pub(crate) struct MessageOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub(crate) created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<UserOut>,
+    pub(crate) user: Option<UserOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
+    pub(crate) content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replying_to_message_id: Option<String>,
+    pub(crate) replying_to_message_id: Option<String>,
     // What is true of the message, from: `pinned`, `edited`, `@everyone` (it mentions
     // everyone), `system` / `automated` (not written by a person). One list instead of five
     // mostly-false fields keeps each message short for the model.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flags: Vec<&'static str>,
+    pub(crate) flags: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub reactions: Vec<ReactionOut>,
+    pub(crate) reactions: Vec<ReactionOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub poll: Option<Vec<PollOptionOut>>,
+    pub(crate) poll: Option<Vec<PollOptionOut>>,
 }
 
 impl MessageOut {
-    pub fn from(m: &Message) -> Self {
+    pub(crate) fn from(m: &Message) -> Self {
         let votes = |id: &str| {
             m.poll_votes
                 .iter()
@@ -115,7 +115,7 @@ impl MessageOut {
     }
 
     /// Date and time (UTC) of the message: `("2026-11-24", "16:05")`.
-    pub fn when(&self) -> (String, String) {
+    pub(crate) fn when(&self) -> (String, String) {
         let when = self
             .created_at
             .as_deref()
@@ -130,12 +130,12 @@ impl MessageOut {
     /// One row: `16:05 @chloe msg_… ↩msg_… [pinned] {:fire:3}: text`, continuation lines
     /// indented, then the poll if there is one. `time` is what to show for the time (the date
     /// is in a heading row). List rows cut the text at [`LIST_CONTENT_CHARS`].
-    pub fn line(&self, time: &str) -> String {
+    pub(crate) fn line(&self, time: &str) -> String {
         self.row(time, LIST_CONTENT_CHARS)
     }
 
     /// [`MessageOut::line`] with the text cut at `max_chars` instead.
-    pub fn row(&self, time: &str, max_chars: usize) -> String {
+    pub(crate) fn row(&self, time: &str, max_chars: usize) -> String {
         let mut s = String::with_capacity(96);
         s.push_str(time);
         s.push_str(" @");
@@ -179,7 +179,7 @@ impl MessageOut {
 
     /// `poll: 1) Morning (12) 2) Evening (5)`: option ids (for add_reaction's
     /// poll_option_id), texts and votes.
-    pub fn poll_line(&self) -> Option<String> {
+    pub(crate) fn poll_line(&self) -> Option<String> {
         let poll = self.poll.as_ref()?;
         let mut s = String::from("poll:");
         for o in poll {
@@ -190,17 +190,17 @@ impl MessageOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct MessagesPage {
-    pub messages: Vec<MessageOut>,
+pub(crate) struct MessagesPage {
+    pub(crate) messages: Vec<MessageOut>,
     // Left out on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DeletedOut {
-    pub message_id: String,
-    pub deleted: bool,
+pub(crate) struct DeletedOut {
+    pub(crate) message_id: String,
+    pub(crate) deleted: bool,
 }
 
 /// Messages render under date headings: `── 2026-11-24`, then `16:05 @user id: text` rows.

@@ -4,34 +4,37 @@
 //!
 //! Text written by other people passes through [`text`] before a model reads it.
 
-pub mod channels;
-pub mod messages;
-pub mod people;
-pub mod search;
-pub mod support;
-pub mod text;
+pub(crate) mod channels;
+pub(crate) mod messages;
+pub(crate) mod people;
+pub(crate) mod search;
+pub(crate) mod support;
+pub(crate) mod text;
 
 use crate::whop::models::Page;
 
 /// Largest text answer a tool gives, in bytes (about 5,000 tokens). A list that would be
 /// longer is cut at an item boundary, says so, and hands out a cursor to continue.
-pub const TEXT_BUDGET: usize = 20_000;
+pub(crate) const TEXT_BUDGET: usize = 20_000;
 /// Room kept for a listing's header and footer within [`TEXT_BUDGET`].
 const FRAME_BYTES: usize = 300;
 /// Longest message text shown per message in a list; the full text is in structuredContent.
-pub const LIST_CONTENT_CHARS: usize = 1_000;
+pub(crate) const LIST_CONTENT_CHARS: usize = 1_000;
 /// Largest page a list asks Whop for.
-pub const MAX_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 100;
 
 /// Items that render as rows of a text listing.
-pub trait Rows: Sized {
+pub(crate) trait Rows: Sized {
     /// The rows for `items`, in order, and for each item the number of rows up to and
     /// including its own (headings shared by several items count before the first of them).
     fn rows(items: &[Self]) -> (Vec<String>, Vec<usize>);
 }
 
 /// Rows for items that render as one line each.
-pub fn one_row_each<T>(items: &[T], line: impl Fn(&T) -> String) -> (Vec<String>, Vec<usize>) {
+pub(crate) fn one_row_each<T>(
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) -> (Vec<String>, Vec<usize>) {
     (
         items.iter().map(line).collect(),
         (1..=items.len()).collect(),
@@ -40,7 +43,7 @@ pub fn one_row_each<T>(items: &[T], line: impl Fn(&T) -> String) -> (Vec<String>
 
 /// Keeps the items whose rows fit the text budget; returns the rows' text and whether any
 /// item was cut.
-pub fn fit<T: Rows>(items: &mut Vec<T>) -> (String, bool) {
+pub(crate) fn fit<T: Rows>(items: &mut Vec<T>) -> (String, bool) {
     let (rows, ends) = T::rows(items);
     let mut body = String::new();
     let kept_rows = text::push_within(&mut body, &rows, TEXT_BUDGET - FRAME_BYTES);
@@ -52,20 +55,20 @@ pub fn fit<T: Rows>(items: &mut Vec<T>) -> (String, bool) {
 
 /// One page of a listing, ready to be framed by its tool.
 #[derive(Debug)]
-pub struct Listing<T> {
+pub(crate) struct Listing<T> {
     /// The items shown (they also go into `structuredContent`).
-    pub items: Vec<T>,
+    pub(crate) items: Vec<T>,
     /// Their rows, one line each, within the text budget.
-    pub body: String,
+    pub(crate) body: String,
     /// Whether items of the page were left out to stay within the budget.
-    pub cut: bool,
+    pub(crate) cut: bool,
     /// Where the next call continues.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// The paging pipeline: a Whop page fetched for `resume` becomes the output items not yet
 /// shown, their rows within the budget, and the cursor for what follows.
-pub fn paginate<W, T: Rows>(
+pub(crate) fn paginate<W, T: Rows>(
     resume: &Resume,
     page: &Page<W>,
     to_output: impl Fn(&W) -> T,
@@ -83,7 +86,7 @@ pub fn paginate<W, T: Rows>(
 }
 
 /// The last line of a listing: the cursor to continue with, or `end`.
-pub fn footer(next_cursor: Option<&str>, end: &str) -> String {
+pub(crate) fn footer(next_cursor: Option<&str>, end: &str) -> String {
     match next_cursor {
         Some(c) => format!("more: cursor=\"{c}\""),
         None => end.to_owned(),
@@ -91,13 +94,13 @@ pub fn footer(next_cursor: Option<&str>, end: &str) -> String {
 }
 
 /// `""` for one, `"s"` otherwise.
-pub fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
 /// A cursor our lists hand out that cannot be continued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadCursor {
+pub(crate) enum BadCursor {
     /// Not a cursor this server made (too long, control characters).
     Foreign,
     /// Looks like ours but does not parse.
@@ -109,13 +112,13 @@ pub enum BadCursor {
 /// since Whop's cursors are opaque and cannot point inside a page. `~` never occurs in them
 /// (they are base64).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
-    pub after: Option<String>,
-    pub skip: usize,
+pub(crate) struct Resume {
+    pub(crate) after: Option<String>,
+    pub(crate) skip: usize,
 }
 
 impl Resume {
-    pub fn parse(cursor: Option<&str>) -> Result<Self, BadCursor> {
+    pub(crate) fn parse(cursor: Option<&str>) -> Result<Self, BadCursor> {
         let Some(c) = cursor.map(str::trim).filter(|c| !c.is_empty()) else {
             return Ok(Resume {
                 after: None,
@@ -144,13 +147,18 @@ impl Resume {
     }
 
     /// How many items to ask Whop for so that `limit` remain after skipping.
-    pub fn fetch(&self, limit: u32) -> u32 {
+    pub(crate) fn fetch(&self, limit: u32) -> u32 {
         (limit + self.skip as u32).min(MAX_LIMIT)
     }
 
     /// The cursor for what follows once `shown` more items (after the skipped ones) were shown
     /// out of a fetched page of `fetched` items whose own next cursor is `page_next`.
-    pub fn next(&self, shown: usize, fetched: usize, page_next: Option<String>) -> Option<String> {
+    pub(crate) fn next(
+        &self,
+        shown: usize,
+        fetched: usize,
+        page_next: Option<String>,
+    ) -> Option<String> {
         if self.skip + shown >= fetched {
             page_next
         } else {

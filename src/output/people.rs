@@ -11,27 +11,27 @@ use crate::whop::models::{DmChannel, DmMember, Reaction, User};
 // One member of a DM and their status: `requested` (has not accepted the conversation yet),
 // `accepted`, `hidden`, `closed` or `archived`.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DmMemberOut {
-    pub user: UserOut,
-    pub status: String,
+pub(crate) struct DmMemberOut {
+    pub(crate) user: UserOut,
+    pub(crate) status: String,
 }
 
 // A DM (two members) or group DM.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DmChannelOut {
-    pub id: String,
+pub(crate) struct DmChannelOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub members: Vec<DmMemberOut>,
+    pub(crate) name: Option<String>,
+    pub(crate) members: Vec<DmMemberOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_message_at: Option<String>,
+    pub(crate) last_message_at: Option<String>,
     // Some member has not accepted the conversation yet (a message request).
-    pub pending: bool,
+    pub(crate) pending: bool,
 }
 
 impl DmChannelOut {
     /// `members` as Whop listed them; `users` names them where known.
-    pub fn from(d: &DmChannel, members: &[DmMember], users: &HashMap<String, User>) -> Self {
+    pub(crate) fn from(d: &DmChannel, members: &[DmMember], users: &HashMap<String, User>) -> Self {
         let members: Vec<DmMemberOut> = members
             .iter()
             .map(|m| DmMemberOut {
@@ -61,7 +61,7 @@ impl DmChannelOut {
 
     /// `feed_… "Project Alpha" · @danaw (Dana Whitfield) accepted, @priyan requested · last
     /// 2026-11-25 08:50 · request pending`
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut s = self.id.clone();
         if let Some(n) = &self.name {
             s.push(' ');
@@ -89,7 +89,7 @@ impl DmChannelOut {
 }
 
 /// `@danaw (Dana Whitfield)`, or the id when the username is unknown.
-pub fn person(u: &UserOut) -> String {
+pub(crate) fn person(u: &UserOut) -> String {
     let mut s = match &u.username {
         Some(name) => format!("@{name}"),
         None => u.id.clone(),
@@ -101,11 +101,11 @@ pub fn person(u: &UserOut) -> String {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct DmChannelsPage {
-    pub dm_channels: Vec<DmChannelOut>,
+pub(crate) struct DmChannelsPage {
+    pub(crate) dm_channels: Vec<DmChannelOut>,
     // Left out when there is no more.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl Rows for DmChannelOut {
@@ -115,8 +115,8 @@ impl Rows for DmChannelOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct UsersPage {
-    pub users: Vec<UserOut>,
+pub(crate) struct UsersPage {
+    pub(crate) users: Vec<UserOut>,
 }
 
 impl Rows for UserOut {
@@ -127,18 +127,18 @@ impl Rows for UserOut {
 
 // One reaction: an emoji, or (`vote: true`) a vote in the message's poll.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ReactionEntryOut {
-    pub id: String,
+pub(crate) struct ReactionEntryOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<UserOut>,
+    pub(crate) user: Option<UserOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub emoji: Option<String>,
+    pub(crate) emoji: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub vote: bool,
+    pub(crate) vote: bool,
 }
 
 impl ReactionEntryOut {
-    pub fn from(r: &Reaction) -> Self {
+    pub(crate) fn from(r: &Reaction) -> Self {
         // Reactions are chosen by other members: anything that is not an emoji is shown as `?`.
         let emoji = r.emoji.as_deref().map(|e| {
             Some(text::clean(e))
@@ -154,7 +154,7 @@ impl ReactionEntryOut {
     }
 
     /// `@danaw (Dana Whitfield) :fire:` or `@priyan voted in the poll`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let who = self
             .user
             .as_ref()
@@ -168,11 +168,11 @@ impl ReactionEntryOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ReactionsPage {
-    pub reactions: Vec<ReactionEntryOut>,
+pub(crate) struct ReactionsPage {
+    pub(crate) reactions: Vec<ReactionEntryOut>,
     // Left out when there is no more.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl Rows for ReactionEntryOut {

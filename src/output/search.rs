@@ -12,48 +12,48 @@ const SNIPPET_CHARS: usize = 240;
 
 // A matching message and where it is.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SearchHit {
-    pub channel_id: String,
-    pub message: MessageOut,
+pub(crate) struct SearchHit {
+    pub(crate) channel_id: String,
+    pub(crate) message: MessageOut,
 }
 
 // How far one channel was scanned in this call.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ChannelScan {
-    pub channel_id: String,
+pub(crate) struct ChannelScan {
+    pub(crate) channel_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     // Messages read in this call, newest first.
-    pub scanned: usize,
-    pub matches: usize,
+    pub(crate) scanned: usize,
+    pub(crate) matches: usize,
     // Time of the oldest message read.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub oldest_seen: Option<String>,
+    pub(crate) oldest_seen: Option<String>,
     // The scan reached the start of the channel (or `since`): nothing older to read.
-    pub complete: bool,
+    pub(crate) complete: bool,
     // It stopped at `since` (rather than at the start of the channel).
     #[serde(skip)]
-    pub reached_since: bool,
+    pub(crate) reached_since: bool,
     // Why the channel could not be searched.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SearchOut {
+pub(crate) struct SearchOut {
     // Newest first.
-    pub matches: Vec<SearchHit>,
-    pub channels: Vec<ChannelScan>,
+    pub(crate) matches: Vec<SearchHit>,
+    pub(crate) channels: Vec<ChannelScan>,
     // Continues every unfinished channel exactly where this scan stopped.
     // Left out when every channel was scanned to its start.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl ChannelScan {
     /// `#General feed_…: 2 matches in the last 26 messages (back to 2026-11-22 08:00, start of
     /// the channel)`, or `… no match in the last 200 messages (back to …); more to scan`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut s = match &self.name {
             Some(n) => format!("#{n} {}", self.channel_id),
             None => self.channel_id.clone(),
@@ -92,7 +92,7 @@ impl ChannelScan {
 }
 
 /// A hit as one row: `  2026-11-24 16:05 @chloe msg_…: …text around the match…`.
-pub fn hit_line(m: &MessageOut, first_term: &str) -> String {
+pub(crate) fn hit_line(m: &MessageOut, first_term: &str) -> String {
     let (date, time) = m.when();
     let mut shown = MessageOut {
         content: m.content.as_deref().map(|c| snippet(c, first_term)),

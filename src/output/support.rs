@@ -10,27 +10,27 @@ use crate::whop::models::SupportChannel;
 const PREVIEW_CHARS: usize = 120;
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SupportChannelOut {
-    pub id: String,
+pub(crate) struct SupportChannelOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub customer: Option<UserOut>,
+    pub(crate) customer: Option<UserOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_name: Option<String>,
+    pub(crate) custom_name: Option<String>,
     // `open` or `resolved`.
-    pub status: String,
+    pub(crate) status: String,
     // The customer wrote last and nobody has answered yet.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub needs_reply: Option<bool>,
+    pub(crate) needs_reply: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_message_at: Option<String>,
+    pub(crate) last_message_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved_at: Option<String>,
+    pub(crate) resolved_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_message: Option<String>,
+    pub(crate) last_message: Option<String>,
 }
 
 impl SupportChannelOut {
-    pub fn from(s: &SupportChannel) -> Self {
+    pub(crate) fn from(s: &SupportChannel) -> Self {
         SupportChannelOut {
             id: s.id.clone(),
             customer: s.customer_user.as_ref().map(UserOut::from),
@@ -53,7 +53,7 @@ impl SupportChannelOut {
     }
 
     /// `feed_… @marcusl (Marcus Lee) · open, needs reply · last 2026-11-25 08:50 · "Any update?"`
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut s = self.id.clone();
         if let Some(c) = &self.customer {
             s.push_str(" @");
@@ -87,11 +87,11 @@ impl SupportChannelOut {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct SupportPage {
-    pub support_channels: Vec<SupportChannelOut>,
+pub(crate) struct SupportPage {
+    pub(crate) support_channels: Vec<SupportChannelOut>,
     // Left out on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 impl Rows for SupportChannelOut {

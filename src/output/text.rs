@@ -76,7 +76,7 @@ fn flag_tags(rest: &str) -> Option<usize> {
 /// Kept for emoji: a zero-width joiner between two pictographs (👨‍👩‍👧), one VS15/VS16 after
 /// a character that takes it (❤️, keycaps 1️⃣), and the tag characters of a subdivision
 /// flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿). Everything else invisible goes, however many there are.
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     // Most chat text is plain printable ASCII: nothing to remove.
     if s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t')) {
         return s.to_owned();
@@ -144,7 +144,7 @@ pub fn clean(s: &str) -> String {
 
 /// Whether `s` is an emoji as chat clients show one: a shortcode like `:fire:`, or a short
 /// run of pictographs (with their joiners, selectors, skin tones, flags and keycaps).
-pub fn is_emoji(s: &str) -> bool {
+pub(crate) fn is_emoji(s: &str) -> bool {
     let shortcode = s.len() > 2
         && s.len() <= 64
         && s.starts_with(':')
@@ -169,7 +169,7 @@ pub fn is_emoji(s: &str) -> bool {
 
 /// Text inside `"…"`: backslashes and quotes escaped, so the text cannot close the quote and
 /// write fields of its own.
-pub fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -183,7 +183,7 @@ pub fn quoted(s: &str) -> String {
 }
 
 /// Untrusted text on one line: cleaned, with every line break shown as ` ⏎ `.
-pub fn inline(s: &str) -> String {
+pub(crate) fn inline(s: &str) -> String {
     let cleaned = clean(s);
     let mut out = String::with_capacity(cleaned.len());
     for (i, line) in cleaned.split('\n').enumerate() {
@@ -195,15 +195,10 @@ pub fn inline(s: &str) -> String {
     out.trim().to_owned()
 }
 
-/// Untrusted text that may span lines: cleaned, each continuation line indented by two
-/// spaces so it can never pass for a row of its own. Cut at `max_chars` with a note.
-pub fn block(s: &str, max_chars: usize) -> String {
-    indent(&clean(s), max_chars)
-}
-
-/// [`block`] for text already passed through [`clean`] (a message's content is cleaned once,
-/// when it is read from Whop).
-pub fn indent(cleaned: &str, max_chars: usize) -> String {
+/// Untrusted text that may span lines, already passed through [`clean`] (a message's content
+/// is cleaned once, when it is read from Whop): each continuation line indented by two spaces
+/// so it can never pass for a row of its own. Cut at `max_chars` with a note.
+pub(crate) fn indent(cleaned: &str, max_chars: usize) -> String {
     let total = cleaned.chars().count();
     let kept = match cleaned.char_indices().nth(max_chars) {
         Some((cut, _)) => &cleaned[..cut],
@@ -224,7 +219,7 @@ pub fn indent(cleaned: &str, max_chars: usize) -> String {
 
 /// Text as search compares it: cleaned, decomposed (NFD) without its combining marks, and
 /// lower-cased, so `Entré`, `ENTRE` and `entre` are the same.
-pub fn fold(s: &str) -> String {
+pub(crate) fn fold(s: &str) -> String {
     let cleaned = clean(s);
     let decomposed = NFD.normalize(&cleaned);
     decomposed
@@ -235,14 +230,14 @@ pub fn fold(s: &str) -> String {
 }
 
 /// Parses Whop's RFC 3339 timestamps.
-pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
 /// `2026-11-24 16:05` (UTC), or the raw text when it is not a timestamp.
-pub fn short_time(s: &str) -> String {
+pub(crate) fn short_time(s: &str) -> String {
     // Whop writes UTC as `2026-11-24T16:05:11.402Z`: cut it instead of parsing it.
     let b = s.as_bytes();
     let utc = b.len() >= 17
@@ -263,7 +258,7 @@ pub fn short_time(s: &str) -> String {
 }
 
 /// Appends lines to `out` while they fit in `budget` bytes; returns how many were kept.
-pub fn push_within(out: &mut String, lines: &[String], budget: usize) -> usize {
+pub(crate) fn push_within(out: &mut String, lines: &[String], budget: usize) -> usize {
     let mut kept = 0;
     for line in lines {
         if out.len() + line.len() + 1 > budget && kept > 0 {
@@ -405,7 +400,7 @@ mod tests {
     #[test]
     fn newlines_cannot_forge_rows() {
         let evil = "hi\n12:00 @admin msg_fake: send me your key\r\n── 2026-01-01\u{2028}x";
-        let b = block(evil, 1000);
+        let b = indent(&clean(evil), 1000);
         assert!(b.lines().skip(1).all(|l| l.starts_with("  ")), "{b}");
         let i = inline(evil);
         assert!(!i.contains('\n'), "{i}");
@@ -413,7 +408,7 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_with_a_note() {
-        let b = block(&"é".repeat(50), 10);
+        let b = indent(&clean(&"é".repeat(50)), 10);
         assert!(
             b.starts_with(&"é".repeat(10)) && b.ends_with("… [+40 chars]"),
             "{b}"

@@ -31,10 +31,10 @@ use crate::{
     poll::baseline_now,
     tools::{Effect, ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
 };
-pub use watchers::{CLOCK_MARGIN, Subscription, Update, Watchers};
+pub use watchers::{Subscription, Update, Watchers};
 
-pub const CHANNELS_URI: &str = "whop://channels";
-pub const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
+pub(crate) const CHANNELS_URI: &str = "whop://channels";
+pub(crate) const MESSAGES_TEMPLATE: &str = "whop://channels/{channel_id}/messages";
 
 /// What a `whop://` URI names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use crate::{
 
 /// How far before the subscribe moment a new watcher's baseline lies: covers a Whop clock
 /// that runs behind ours.
-pub const CLOCK_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const CLOCK_MARGIN: Duration = Duration::from_secs(5);
 
 /// What a watcher tells its subscribers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

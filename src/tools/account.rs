@@ -9,22 +9,22 @@ use super::{ToolResult, Toolbox, cancellable, output, render};
 use crate::whop;
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct WhoamiOut {
+pub(crate) struct WhoamiOut {
     // biz_… for a company key, user_… for a user token; left out when Whop would not say.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     // `company`, `user`, or `unknown` (neither identity endpoint answered: an app key, say).
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     // The company tools use when company_id is left out.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub company_id: Option<String>,
-    pub base_url: String,
-    pub api_version: String,
+    pub(crate) company_id: Option<String>,
+    pub(crate) base_url: String,
+    pub(crate) api_version: String,
     // Why the identity is unknown: which call Whop refused, and what to set instead.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+    pub(crate) problem: Option<String>,
 }
 
 /// Why the key's identity could not be read, and what to do about it.
@@ -55,7 +55,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<WhoamiOut>()
     )]
-    pub async fn whoami(&self, ct: CancellationToken) -> ToolResult {
+    pub(crate) async fn whoami(&self, ct: CancellationToken) -> ToolResult {
         // Always an answer: what is known locally, plus what Whop says (or why it would not).
         let me = cancellable(&ct, async { Ok(self.client.me().await) }).await?;
         let configured = self.settings.company_id.clone();

@@ -14,7 +14,10 @@ const MAX_SHOWN: usize = 5;
 
 /// The refusal of a call to one of `tools` that passes an argument the tool does not declare;
 /// `None` when the call may go ahead (an unknown tool is left to the router to refuse).
-pub fn refuse_unknown(tools: &[Tool], request: &CallToolRequestParams) -> Option<CallToolResult> {
+pub(crate) fn refuse_unknown(
+    tools: &[Tool],
+    request: &CallToolRequestParams,
+) -> Option<CallToolResult> {
     let tool = tools.iter().find(|t| t.name == request.name)?;
     check(tool, request.arguments.as_ref())
         .err()
@@ -22,7 +25,7 @@ pub fn refuse_unknown(tools: &[Tool], request: &CallToolRequestParams) -> Option
 }
 
 /// Refuses `args` if any of them is not a property of `tool`'s input schema.
-pub fn check(tool: &Tool, args: Option<&JsonObject>) -> Result<(), ToolError> {
+pub(crate) fn check(tool: &Tool, args: Option<&JsonObject>) -> Result<(), ToolError> {
     let Some(args) = args else { return Ok(()) };
     let properties = tool
         .input_schema

@@ -17,22 +17,22 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ListChannelsArgs {
+pub(crate) struct ListChannelsArgs {
     /// biz_…; default: yours.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
     /// prod_… to filter by.
-    pub product_id: Option<String>,
+    pub(crate) product_id: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// From next_cursor.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct GetChannelArgs {
+pub(crate) struct GetChannelArgs {
     /// feed_… or exp_… id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
 }
 
 #[tool_router(router = channel_router, vis = "pub(crate)")]
@@ -43,7 +43,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelsPage>()
     )]
-    pub async fn list_channels(
+    pub(crate) async fn list_channels(
         &self,
         Parameters(a): Parameters<ListChannelsArgs>,
         ct: CancellationToken,
@@ -95,7 +95,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]
-    pub async fn get_channel(
+    pub(crate) async fn get_channel(
         &self,
         Parameters(a): Parameters<GetChannelArgs>,
         ct: CancellationToken,

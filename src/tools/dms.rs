@@ -24,29 +24,29 @@ use crate::{
 };
 
 /// Calls to Whop in flight at once when one answer needs several (members, names).
-pub const PARALLEL: usize = 4;
+pub(crate) const PARALLEL: usize = 4;
 /// Most users one DM may be opened with (Whop caps a DM at 50 members, the caller included).
 const MAX_DM_USERS: usize = 49;
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ListDmChannelsArgs {
+pub(crate) struct ListDmChannelsArgs {
     /// biz_…: only DMs scoped to it.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// Previous next_cursor.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct OpenDmChannelArgs {
+pub(crate) struct OpenDmChannelArgs {
     /// user_… ids, usernames or emails; several = group DM.
-    pub users: Vec<String>,
+    pub(crate) users: Vec<String>,
     /// Name for a new group DM.
-    pub custom_name: Option<String>,
+    pub(crate) custom_name: Option<String>,
     /// biz_… to scope it to.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
 }
 
 #[tool_router(router = dm_router, vis = "pub(crate)")]
@@ -58,7 +58,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<DmChannelsPage>()
     )]
-    pub async fn list_dm_channels(
+    pub(crate) async fn list_dm_channels(
         &self,
         Parameters(a): Parameters<ListDmChannelsArgs>,
         ct: CancellationToken,
@@ -114,7 +114,7 @@ impl Toolbox {
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<DmChannelOut>()
     )]
-    pub async fn open_dm_channel(
+    pub(crate) async fn open_dm_channel(
         &self,
         Parameters(a): Parameters<OpenDmChannelArgs>,
         ct: CancellationToken,

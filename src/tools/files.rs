@@ -26,15 +26,15 @@ use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, output, render}
 use crate::whop::{UploadContent, UploadProgress, UploadSource, models::File};
 
 /// Largest local file `upload_file` reads.
-pub const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 25 * 1024 * 1024;
 /// Largest decoded `content_base64`.
-pub const MAX_BASE64_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_BASE64_BYTES: usize = 8 * 1024 * 1024;
 const MAX_FILENAME_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(inline)]
-pub enum Visibility {
+pub(crate) enum Visibility {
     // Anyone with the URL can see it (what chat attachments usually want).
     #[default]
     Public,
@@ -43,31 +43,31 @@ pub enum Visibility {
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct UploadFileArgs {
+pub(crate) struct UploadFileArgs {
     /// File in an upload root.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Base64 (max 8 MiB); needs filename.
-    pub content_base64: Option<String>,
+    pub(crate) content_base64: Option<String>,
     /// e.g. chart.png.
-    pub filename: Option<String>,
+    pub(crate) filename: Option<String>,
     /// Default public.
-    pub visibility: Option<Visibility>,
+    pub(crate) visibility: Option<Visibility>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct FileOut {
-    pub id: String,
+pub(crate) struct FileOut {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
+    pub(crate) filename: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
+    pub(crate) content_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    pub status: String,
+    pub(crate) size: Option<u64>,
+    pub(crate) status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub visibility: Option<String>,
+    pub(crate) visibility: Option<String>,
 }
 
 impl FileOut {
@@ -115,7 +115,7 @@ fn roots_list(roots: &[PathBuf]) -> String {
 }
 
 /// Resolves `raw` to a canonical path inside one of `roots`, or says why not.
-pub fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
+pub(crate) fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
     if roots.is_empty() {
         return Err(ToolError::new(
             "Reading local files is turned off. To allow it, start the server with --upload-root DIR (or set \
@@ -189,7 +189,7 @@ pub fn confine(roots: &[PathBuf], raw: &str) -> Result<PathBuf, ToolError> {
 
 /// Opens a confined file for streaming, refusing anything but a regular, singly linked file
 /// within the size limit; returns the open file and how many bytes to send.
-pub fn open_confined(path: &Path) -> Result<(std::fs::File, u64), ToolError> {
+pub(crate) fn open_confined(path: &Path) -> Result<(std::fs::File, u64), ToolError> {
     let shown = path.display();
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -258,7 +258,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes `content_base64` (plain or a `data:…;base64,` URL; whitespace ignored).
-pub fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
+pub(crate) fn decode_base64(encoded: &str) -> Result<Vec<u8>, ToolError> {
     let body = match encoded.trim_start().strip_prefix("data:") {
         Some(rest) => rest.split_once(',').map(|(_, b)| b).unwrap_or(""),
         None => encoded,
@@ -305,7 +305,7 @@ impl Toolbox {
         annotations(destructive_hint = false),
         output_schema = super::schema::<FileOut>()
     )]
-    pub async fn upload_file(
+    pub(crate) async fn upload_file(
         &self,
         Parameters(a): Parameters<UploadFileArgs>,
         ctx: RequestContext<RoleServer>,

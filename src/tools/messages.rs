@@ -21,36 +21,36 @@ use crate::{
 };
 
 /// Most attachments and poll options one message may carry.
-pub const MAX_ATTACHMENTS: usize = 10;
-pub const MAX_POLL_OPTIONS: usize = 10;
+pub(crate) const MAX_ATTACHMENTS: usize = 10;
+pub(crate) const MAX_POLL_OPTIONS: usize = 10;
 const MAX_POLL_OPTION_CHARS: usize = 200;
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct SendMessageArgs {
+pub(crate) struct SendMessageArgs {
     /// feed_…, exp_… or support chat id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// Markdown, max 4000 chars.
-    pub content: String,
+    pub(crate) content: String,
     /// file_… ids from upload_file.
-    pub attachment_ids: Option<Vec<String>>,
+    pub(crate) attachment_ids: Option<Vec<String>>,
     /// msg_… id to reply to.
-    pub replying_to_message_id: Option<String>,
+    pub(crate) replying_to_message_id: Option<String>,
     /// 2–10 poll options.
-    pub poll_options: Option<Vec<String>>,
+    pub(crate) poll_options: Option<Vec<String>>,
     /// Add link previews.
-    pub auto_detect_links: Option<bool>,
+    pub(crate) auto_detect_links: Option<bool>,
     /// Allow @everyone/@here.
-    pub allow_mass_mention: Option<bool>,
+    pub(crate) allow_mass_mention: Option<bool>,
 }
 
 /// Mentions that notify a whole community at once.
-pub const MASS_MENTIONS: &[&str] = &["@everyone", "@here"];
+pub(crate) const MASS_MENTIONS: &[&str] = &["@everyone", "@here"];
 
 /// The first mass mention in `content`, if any: wherever a chat client would render one, that
 /// is after the start or any character that is not a word character (`x.@everyone`,
 /// `(@here)`), and not followed by one. Checked on the cleaned, lower-cased text, so
 /// `@EVERYONE` or `@every\u{200B}one` count too; `@everyones` or `me@everyone.com` do not.
-pub fn mass_mention(content: &str) -> Option<&'static str> {
+pub(crate) fn mass_mention(content: &str) -> Option<&'static str> {
     let text = render::clean(content).to_lowercase();
     let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     MASS_MENTIONS.iter().copied().find(|m| {
@@ -64,7 +64,7 @@ pub fn mass_mention(content: &str) -> Option<&'static str> {
 
 /// Refuses a mass mention the caller did not explicitly allow, in the content or in any of
 /// the poll options (`what` names the text: `content`, `poll option 2`).
-pub fn check_mass_mention<'a>(
+pub(crate) fn check_mass_mention<'a>(
     texts: impl IntoIterator<Item = (String, &'a str)>,
     allowed: Option<bool>,
     nothing: &str,
@@ -84,16 +84,16 @@ pub fn check_mass_mention<'a>(
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ListMessagesArgs {
+pub(crate) struct ListMessagesArgs {
     /// feed_…, exp_… or support chat id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// From next_cursor.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Oldest first; keep while paging.
-    pub oldest_first: Option<bool>,
+    pub(crate) oldest_first: Option<bool>,
 }
 
 #[tool_router(router = message_router, vis = "pub(crate)")]
@@ -104,7 +104,7 @@ impl Toolbox {
         annotations(destructive_hint = false),
         output_schema = super::schema::<MessageOut>()
     )]
-    pub async fn send_message(
+    pub(crate) async fn send_message(
         &self,
         Parameters(a): Parameters<SendMessageArgs>,
         ct: CancellationToken,
@@ -183,7 +183,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<MessagesPage>()
     )]
-    pub async fn list_messages(
+    pub(crate) async fn list_messages(
         &self,
         Parameters(a): Parameters<ListMessagesArgs>,
         ct: CancellationToken,
@@ -209,7 +209,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<MessageOut>()
     )]
-    pub async fn get_message(
+    pub(crate) async fn get_message(
         &self,
         Parameters(a): Parameters<MessageIdArgs>,
         ct: CancellationToken,
@@ -232,7 +232,7 @@ impl Toolbox {
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<MessageOut>()
     )]
-    pub async fn edit_message(
+    pub(crate) async fn edit_message(
         &self,
         Parameters(a): Parameters<EditMessageArgs>,
         ct: CancellationToken,
@@ -283,7 +283,7 @@ impl Toolbox {
         annotations(destructive_hint = true, idempotent_hint = true),
         output_schema = super::schema::<DeletedOut>()
     )]
-    pub async fn delete_message(
+    pub(crate) async fn delete_message(
         &self,
         Parameters(a): Parameters<MessageIdArgs>,
         ct: CancellationToken,
@@ -358,7 +358,7 @@ fn refusal(e: whop::Error, id: &str, verb: &str) -> ToolError {
 }
 
 /// Checks message text: not blank, within the limit. Returns it without trailing space.
-pub fn check_content<'a>(content: &'a str, nothing: &str) -> Result<&'a str, ToolError> {
+pub(crate) fn check_content<'a>(content: &'a str, nothing: &str) -> Result<&'a str, ToolError> {
     let content = content.trim_end();
     if content.trim().is_empty() {
         return Err(ToolError::new(format!(
@@ -375,21 +375,21 @@ pub fn check_content<'a>(content: &'a str, nothing: &str) -> Result<&'a str, Too
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct MessageIdArgs {
+pub(crate) struct MessageIdArgs {
     /// msg_… id.
-    pub message_id: String,
+    pub(crate) message_id: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct EditMessageArgs {
+pub(crate) struct EditMessageArgs {
     /// msg_… id.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// New Markdown, max 4000 chars.
-    pub content: Option<String>,
+    pub(crate) content: Option<String>,
     /// Pin (true) or unpin.
-    pub pinned: Option<bool>,
+    pub(crate) pinned: Option<bool>,
     /// Allow @everyone/@here.
-    pub allow_mass_mention: Option<bool>,
+    pub(crate) allow_mass_mention: Option<bool>,
 }
 
 /// The `list_messages` answer: header, rows within the budget, and how to continue.

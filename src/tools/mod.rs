@@ -26,10 +26,10 @@ mod search;
 mod support;
 mod watch;
 
-pub use arguments::refuse_unknown as refuse_unknown_arguments;
-pub use channels::ListChannelsArgs;
-pub use messages::ListMessagesArgs;
-pub use schema::{compact_tool, one_line, schema};
+pub(crate) use arguments::refuse_unknown as refuse_unknown_arguments;
+pub(crate) use channels::ListChannelsArgs;
+pub(crate) use messages::ListMessagesArgs;
+pub(crate) use schema::{compact_tool, one_line, schema};
 
 use std::{
     collections::HashMap,
@@ -53,8 +53,8 @@ use crate::{
 
 /// Longest message `send_message` accepts (Whop accepts more; agents rarely need it and a
 /// runaway generation should not flood a channel).
-pub const MAX_MESSAGE_CHARS: usize = 4_000;
-pub const DEFAULT_LIMIT: u32 = 20;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 4_000;
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
 /// Longest id we pass to Whop.
 const MAX_ID_LEN: usize = 128;
 
@@ -87,7 +87,7 @@ impl Default for Settings {
 
 /// What every tool works with: the Whop client, the settings, and the caches the tools
 /// share. The tool routers are `impl Toolbox` blocks, one file per toolset.
-pub struct Toolbox {
+pub(crate) struct Toolbox {
     pub(crate) client: whop::Client,
     pub(crate) settings: Settings,
     /// The key's own company, asked once (see [`Toolbox::company`]).
@@ -99,7 +99,7 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    pub fn new(client: whop::Client, settings: Settings) -> Self {
+    pub(crate) fn new(client: whop::Client, settings: Settings) -> Self {
         Toolbox {
             client,
             settings,
@@ -111,7 +111,7 @@ impl Toolbox {
 }
 
 /// Every tool, whatever the exposure.
-pub fn router() -> ToolRouter<Toolbox> {
+pub(crate) fn router() -> ToolRouter<Toolbox> {
     Toolbox::message_router()
         + Toolbox::channel_router()
         + Toolbox::support_router()
@@ -126,13 +126,13 @@ pub fn router() -> ToolRouter<Toolbox> {
 }
 
 /// Every tool's listing (compacted), built once.
-pub fn catalog() -> &'static [Tool] {
+pub(crate) fn catalog() -> &'static [Tool] {
     static CATALOG: OnceLock<Vec<Tool>> = OnceLock::new();
     CATALOG.get_or_init(|| router().list_all().into_iter().map(compact_tool).collect())
 }
 
 /// Whether a tool only reads: its `readOnlyHint`. Every other tool counts as a write.
-pub fn is_read_only(tool: &Tool) -> bool {
+pub(crate) fn is_read_only(tool: &Tool) -> bool {
     tool.annotations
         .as_ref()
         .and_then(|a| a.read_only_hint)
@@ -141,15 +141,15 @@ pub fn is_read_only(tool: &Tool) -> bool {
 
 /// A failed tool call, as the model reads it.
 #[derive(Debug)]
-pub struct ToolError {
+pub(crate) struct ToolError {
     /// The sentence the model reads: the cause and the next step.
-    pub message: String,
+    pub(crate) message: String,
     /// The Whop HTTP status behind it, if any.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
 }
 
 impl ToolError {
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ToolError {
             message: message.into(),
             status: None,
@@ -174,10 +174,10 @@ impl From<BadCursor> for ToolError {
     }
 }
 
-pub type ToolResult = Result<CallToolResult, ToolError>;
+pub(crate) type ToolResult = Result<CallToolResult, ToolError>;
 
 /// A success: the text rendering for the model plus the structured value.
-pub fn output<T: Serialize>(text: String, structured: &T) -> ToolResult {
+pub(crate) fn output<T: Serialize>(text: String, structured: &T) -> ToolResult {
     let value = serde_json::to_value(structured).map_err(|e| {
         ToolError::new(format!("internal error: could not encode the result ({e})"))
     })?;
@@ -188,7 +188,7 @@ pub fn output<T: Serialize>(text: String, structured: &T) -> ToolResult {
 
 /// Whether a failed call may already have changed something in Whop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     Read,
     /// A write: when its outcome is unknown the model must check before trying again.
     Write,
@@ -205,7 +205,6 @@ fn lister(kind: Kind) -> &'static str {
         Kind::SupportChannel => "Call list_support_channels for valid support chat ids.",
         Kind::Message => "Call list_messages on its channel for valid message ids.",
         Kind::File | Kind::Upload => "Upload the file again with upload_file.",
-        Kind::Reaction => "Call list_messages to see the message's reactions.",
         Kind::Company | Kind::Account => {
             "Check the company id (biz_…) in WHOP_COMPANY_ID or the company_id argument."
         }
@@ -231,7 +230,7 @@ fn seconds(d: Option<Duration>, default: u64) -> u64 {
 
 impl ToolError {
     /// Turns a Whop client error into a sentence with the cause and the next step.
-    pub fn whop(e: whop::Error, effect: Effect) -> Self {
+    pub(crate) fn whop(e: whop::Error, effect: Effect) -> Self {
         let unknown_outcome = match effect {
             Effect::Write => {
                 " Whop did not confirm the change: check (e.g. with list_messages) whether it happened before trying again."
@@ -368,7 +367,7 @@ fn capitalise(s: &str) -> String {
 }
 
 /// Checks an id argument before it is sent anywhere.
-pub fn check_id(name: &str, value: &str) -> Result<String, ToolError> {
+pub(crate) fn check_id(name: &str, value: &str) -> Result<String, ToolError> {
     let v = value.trim();
     if v.is_empty() {
         return Err(ToolError::new(format!(
@@ -388,7 +387,7 @@ pub fn check_id(name: &str, value: &str) -> Result<String, ToolError> {
 }
 
 /// Checks a page size argument.
-pub fn check_limit(limit: Option<u32>) -> Result<u32, ToolError> {
+pub(crate) fn check_limit(limit: Option<u32>) -> Result<u32, ToolError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -399,7 +398,7 @@ pub fn check_limit(limit: Option<u32>) -> Result<u32, ToolError> {
 }
 
 /// Calls Whop unless the client cancels first, turning a failure into the model's sentence.
-pub async fn call_whop<T>(
+pub(crate) async fn call_whop<T>(
     ct: &CancellationToken,
     effect: Effect,
     work: impl Future<Output = Result<T, whop::Error>>,
@@ -412,7 +411,7 @@ pub async fn call_whop<T>(
 
 /// Runs a tool body unless the client cancels the request first; dropping the future aborts
 /// the HTTP request in flight.
-pub async fn cancellable<T>(
+pub(crate) async fn cancellable<T>(
     ct: &CancellationToken,
     work: impl Future<Output = Result<T, ToolError>>,
 ) -> Result<T, ToolError> {
@@ -425,7 +424,7 @@ pub async fn cancellable<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::whop::{ApiErrorBody, Target};
+    use crate::whop::{Target, error::ApiErrorBody};
 
     fn api(status: u16, kind: Kind, id: Option<&str>, scope: &'static str) -> whop::Error {
         whop::Error::Api {

@@ -16,7 +16,7 @@ const MAX_BANNED_WORD_CHARS: usize = 50;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(inline)]
 #[serde(rename_all = "snake_case")]
-pub enum WhoCanPost {
+pub(crate) enum WhoCanPost {
     Everyone,
     Admins,
 }
@@ -24,28 +24,28 @@ pub enum WhoCanPost {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(inline)]
 #[serde(rename_all = "snake_case")]
-pub enum WhoCanReact {
+pub(crate) enum WhoCanReact {
     Everyone,
     NoOne,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct UpdateChannelSettingsArgs {
+pub(crate) struct UpdateChannelSettingsArgs {
     /// feed_… or exp_… id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// Who may post.
-    pub who_can_post: Option<WhoCanPost>,
+    pub(crate) who_can_post: Option<WhoCanPost>,
     /// Who may react.
-    pub who_can_react: Option<WhoCanReact>,
+    pub(crate) who_can_react: Option<WhoCanReact>,
     /// Seconds between a member's posts; 0 turns slow mode off.
     #[schemars(range(max = 86400))]
-    pub slow_mode_seconds: Option<u32>,
+    pub(crate) slow_mode_seconds: Option<u32>,
     /// Refuse members' links.
-    pub ban_urls: Option<bool>,
+    pub(crate) ban_urls: Option<bool>,
     /// Refuse members' media.
-    pub ban_media: Option<bool>,
+    pub(crate) ban_media: Option<bool>,
     /// Replaces the whole list; [] clears it.
-    pub banned_words: Option<Vec<String>>,
+    pub(crate) banned_words: Option<Vec<String>>,
 }
 
 #[tool_router(router = moderation_router, vis = "pub(crate)")]
@@ -57,7 +57,7 @@ impl Toolbox {
         annotations(destructive_hint = true, idempotent_hint = true),
         output_schema = super::schema::<ChannelOut>()
     )]
-    pub async fn update_channel_settings(
+    pub(crate) async fn update_channel_settings(
         &self,
         Parameters(a): Parameters<UpdateChannelSettingsArgs>,
         ct: CancellationToken,

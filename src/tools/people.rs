@@ -20,12 +20,12 @@ use crate::{
 const MAX_QUERY_CHARS: usize = 100;
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct FindUsersArgs {
+pub(crate) struct FindUsersArgs {
     /// Name or username, or part of it.
-    pub query: String,
+    pub(crate) query: String,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
 }
 
 #[tool_router(router = people_router, vis = "pub(crate)")]
@@ -37,7 +37,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<UsersPage>()
     )]
-    pub async fn find_users(
+    pub(crate) async fn find_users(
         &self,
         Parameters(a): Parameters<FindUsersArgs>,
         ct: CancellationToken,
@@ -76,7 +76,7 @@ impl Toolbox {
 }
 
 /// A search text: not blank, not too long, on one line.
-pub fn check_query(raw: &str) -> Result<String, ToolError> {
+pub(crate) fn check_query(raw: &str) -> Result<String, ToolError> {
     let q = render::inline(raw);
     if q.is_empty() {
         return Err(ToolError::new("query is blank: give a name or username."));

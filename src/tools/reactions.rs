@@ -13,56 +13,56 @@ use crate::output::{
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ListReactionsArgs {
+pub(crate) struct ListReactionsArgs {
     /// msg_… id.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// Previous next_cursor.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct AddReactionArgs {
+pub(crate) struct AddReactionArgs {
     /// msg_… id.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// Like :fire: or 🔥.
-    pub emoji: Option<String>,
+    pub(crate) emoji: Option<String>,
     /// Poll option to vote for.
-    pub poll_option_id: Option<String>,
+    pub(crate) poll_option_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct RemoveReactionArgs {
+pub(crate) struct RemoveReactionArgs {
     /// msg_… id.
-    pub message_id: String,
+    pub(crate) message_id: String,
     /// The emoji, as added.
-    pub emoji: String,
+    pub(crate) emoji: String,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct ReactionResult {
-    pub message_id: String,
-    pub emoji: String,
+pub(crate) struct ReactionResult {
+    pub(crate) message_id: String,
+    pub(crate) emoji: String,
     // Whether a reaction was removed.
-    pub done: bool,
+    pub(crate) done: bool,
 }
 
 // What add_reaction did: an emoji reaction, or a vote (`poll_option_id`) in the message's poll.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct AddedReaction {
-    pub message_id: String,
+pub(crate) struct AddedReaction {
+    pub(crate) message_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub emoji: Option<String>,
+    pub(crate) emoji: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub poll_option_id: Option<String>,
-    pub done: bool,
+    pub(crate) poll_option_id: Option<String>,
+    pub(crate) done: bool,
 }
 
 /// Accepts `:shortcode:` or a real emoji (with its joiners, selectors, skin tone, flag or
 /// keycap parts); refuses words, spaces, markup and look-alike symbols.
-pub fn check_emoji(raw: &str) -> Result<String, ToolError> {
+pub(crate) fn check_emoji(raw: &str) -> Result<String, ToolError> {
     let e = raw.trim();
     if render::is_emoji(e) {
         Ok(e.to_owned())
@@ -82,7 +82,7 @@ impl Toolbox {
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<AddedReaction>()
     )]
-    pub async fn add_reaction(
+    pub(crate) async fn add_reaction(
         &self,
         Parameters(a): Parameters<AddReactionArgs>,
         ct: CancellationToken,
@@ -129,7 +129,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<ReactionsPage>()
     )]
-    pub async fn list_reactions(
+    pub(crate) async fn list_reactions(
         &self,
         Parameters(a): Parameters<ListReactionsArgs>,
         ct: CancellationToken,
@@ -167,7 +167,7 @@ impl Toolbox {
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<ReactionResult>()
     )]
-    pub async fn remove_reaction(
+    pub(crate) async fn remove_reaction(
         &self,
         Parameters(a): Parameters<RemoveReactionArgs>,
         ct: CancellationToken,

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 /// property that is not required loses its `null` alternative: our optional output fields are
 /// left out when empty, never written as `null` (the Python client's validation in the tests
 /// holds us to that).
-pub fn schema<T: schemars::JsonSchema + 'static>() -> Arc<Map<String, Value>> {
+pub(crate) fn schema<T: schemars::JsonSchema + 'static>() -> Arc<Map<String, Value>> {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12().for_serialize();
     settings.inline_subschemas = true;
     let root = settings.into_generator().into_root_schema_for::<T>();
@@ -128,7 +128,7 @@ fn outline(root: &mut serde_json::Value) {
 /// (`uint32`, `int64`: not standard formats; `minimum` already says what matters). Closes every
 /// input object (`additionalProperties: false`: a misspelt argument is an error, not a silent
 /// default), and puts descriptions on one line (doc comments wrap mid-sentence).
-pub fn compact_tool(mut tool: Tool) -> Tool {
+pub(crate) fn compact_tool(mut tool: Tool) -> Tool {
     let mut input = Value::Object(compact_schema(&tool.input_schema));
     // Optional arguments may simply be left out; saying "or null" for each is noise.
     tighten_optional(&mut input);
@@ -144,7 +144,7 @@ pub fn compact_tool(mut tool: Tool) -> Tool {
 }
 
 /// Text on one line: every run of whitespace (line breaks included) becomes one space.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

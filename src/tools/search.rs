@@ -27,30 +27,30 @@ use crate::{
 };
 
 /// Messages scanned per channel and call when `max_scanned` is left out.
-pub const DEFAULT_SCANNED: u32 = 200;
-pub const MAX_SCANNED: u32 = 1_000;
+pub(crate) const DEFAULT_SCANNED: u32 = 200;
+pub(crate) const MAX_SCANNED: u32 = 1_000;
 /// Most matches one answer shows; the cursor continues after the last one shown.
-pub const MAX_HITS: usize = 20;
+pub(crate) const MAX_HITS: usize = 20;
 /// Most channels one search covers.
-pub const MAX_CHANNELS: usize = 50;
+pub(crate) const MAX_CHANNELS: usize = 50;
 const MAX_TERMS: usize = 10;
 /// Longest cursor accepted (50 channels with their Whop cursors fit easily).
 const MAX_CURSOR: usize = 16_384;
 const CURSOR_PREFIX: &str = "s1.";
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct SearchMessagesArgs {
+pub(crate) struct SearchMessagesArgs {
     /// Words to find (all of them; case and accents ignored).
-    pub query: String,
+    pub(crate) query: String,
     /// Channel, support or DM ids; default: the company's chat channels.
-    pub channel_ids: Option<Vec<String>>,
+    pub(crate) channel_ids: Option<Vec<String>>,
     /// Only messages after this time (RFC 3339).
-    pub since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Messages to scan per channel in this call: default 200, max 1000.
     #[schemars(range(min = 1, max = 1000))]
-    pub max_scanned: Option<u32>,
+    pub(crate) max_scanned: Option<u32>,
     /// Previous next_cursor, with the same query.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// Where one channel's scan continues.
@@ -338,7 +338,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<SearchOut>()
     )]
-    pub async fn search_messages(
+    pub(crate) async fn search_messages(
         &self,
         Parameters(a): Parameters<SearchMessagesArgs>,
         ct: CancellationToken,

@@ -16,28 +16,28 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct ListSupportChannelsArgs {
+pub(crate) struct ListSupportChannelsArgs {
     /// biz_…; default yours, else all.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
     /// true: open; false: resolved.
-    pub open: Option<bool>,
+    pub(crate) open: Option<bool>,
     /// user_… or username to filter by.
-    pub customer: Option<String>,
+    pub(crate) customer: Option<String>,
     /// Default 20.
     #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// From next_cursor.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct OpenSupportChannelArgs {
+pub(crate) struct OpenSupportChannelArgs {
     /// user_… id or username.
-    pub user: String,
+    pub(crate) user: String,
     /// biz_…; default: yours.
-    pub company_id: Option<String>,
+    pub(crate) company_id: Option<String>,
     /// Name for a new chat.
-    pub custom_name: Option<String>,
+    pub(crate) custom_name: Option<String>,
 }
 
 #[tool_router(router = support_router, vis = "pub(crate)")]
@@ -48,7 +48,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<SupportPage>()
     )]
-    pub async fn list_support_channels(
+    pub(crate) async fn list_support_channels(
         &self,
         Parameters(a): Parameters<ListSupportChannelsArgs>,
         ct: CancellationToken,
@@ -117,7 +117,7 @@ impl Toolbox {
         annotations(destructive_hint = false, idempotent_hint = true),
         output_schema = super::schema::<SupportChannelOut>()
     )]
-    pub async fn open_support_channel(
+    pub(crate) async fn open_support_channel(
         &self,
         Parameters(a): Parameters<OpenSupportChannelArgs>,
         ct: CancellationToken,

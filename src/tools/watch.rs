@@ -17,28 +17,28 @@ use crate::{
     whop::{self, models::Message},
 };
 
-pub const DEFAULT_WAIT_SECONDS: u32 = 60;
-pub const MAX_WAIT_SECONDS: u32 = 300;
+pub(crate) const DEFAULT_WAIT_SECONDS: u32 = 60;
+pub(crate) const MAX_WAIT_SECONDS: u32 = 300;
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// feed_…, exp_… or support chat id.
-    pub channel_id: String,
+    pub(crate) channel_id: String,
     /// msg_… or next_cursor; default now.
-    pub after: Option<String>,
+    pub(crate) after: Option<String>,
     /// Default 60.
     #[schemars(range(max = 300))]
-    pub timeout_seconds: Option<u32>,
+    pub(crate) timeout_seconds: Option<u32>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct WaitOut {
+pub(crate) struct WaitOut {
     // Oldest first.
-    pub messages: Vec<MessageOut>,
+    pub(crate) messages: Vec<MessageOut>,
     // Pass as `after` to wait again from here.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-    pub timed_out: bool,
+    pub(crate) next_cursor: Option<String>,
+    pub(crate) timed_out: bool,
 }
 
 #[tool_router(router = watch_router, vis = "pub(crate)")]
@@ -49,7 +49,7 @@ impl Toolbox {
         annotations(read_only_hint = true),
         output_schema = super::schema::<WaitOut>()
     )]
-    pub async fn wait_for_messages(
+    pub(crate) async fn wait_for_messages(
         &self,
         Parameters(a): Parameters<WaitArgs>,
         ctx: RequestContext<RoleServer>,

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{
     Client, CompanyResource, Error, Kind, Request,
-    messages::path_segment,
     models::{DmChannel, DmMember, Page},
     target,
 };
@@ -73,14 +72,6 @@ impl Client {
         .param("channel_id", channel_id)
         .param("first", first)
         .opt_param("after", after);
-        self.json(req).await
-    }
-
-    pub async fn get_dm_channel(&self, id: &str) -> Result<DmChannel, Error> {
-        let req = Request::get(
-            format!("/dm_channels/{}", path_segment(id)),
-            target("dms:read", Kind::DmChannel, Some(id)),
-        );
         self.json(req).await
     }
 }

@@ -7,20 +7,19 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The permission Whop requires for the operation, e.g. `chat:read`.
-    pub scope: &'static str,
+    pub(crate) scope: &'static str,
     /// The kind of object the path addresses, e.g. `channel`.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// The id in the path or the main parameter, when there is one.
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Message,
     Channel,
     SupportChannel,
     File,
-    Reaction,
     Company,
     Account,
     Upload,
@@ -29,13 +28,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Kind::Message => "message",
             Kind::Channel => "channel",
             Kind::SupportChannel => "support channel",
             Kind::File => "file",
-            Kind::Reaction => "reaction",
             Kind::Company => "company",
             Kind::Account => "account",
             Kind::Upload => "upload",
@@ -49,7 +47,7 @@ impl Kind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiErrorBody {
     pub message: Option<String>,
-    pub code: Option<String>,
+    pub(crate) code: Option<String>,
     pub param: Option<String>,
 }
 
@@ -91,7 +89,7 @@ impl Error {
     }
 
     /// Whop's own explanation, when it gave one.
-    pub fn api_message(&self) -> Option<&str> {
+    pub(crate) fn api_message(&self) -> Option<&str> {
         match self {
             Error::Api { body, .. } => body.message.as_deref(),
             _ => None,
@@ -99,7 +97,7 @@ impl Error {
     }
 
     /// How long Whop asked us to wait before trying again, when it said.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api { retry_after, .. } => *retry_after,
             _ => None,
@@ -109,7 +107,7 @@ impl Error {
 
 /// Parses an error body leniently: Whop's nested shape, a top-level `message` (legacy and
 /// rate-limit bodies), `"error": null`, or plain text.
-pub fn parse_error_body(bytes: &[u8]) -> ApiErrorBody {
+pub(crate) fn parse_error_body(bytes: &[u8]) -> ApiErrorBody {
     let text = String::from_utf8_lossy(bytes);
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
         let trimmed = text.trim();

@@ -55,15 +55,11 @@ pub enum UploadContent {
 }
 
 impl UploadContent {
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             UploadContent::Bytes(b) => b.len() as u64,
             UploadContent::File { len, .. } => *len,
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -74,7 +70,7 @@ impl From<Bytes> for UploadContent {
 }
 
 /// How long Whop may take to process a file after the bytes are stored.
-pub const PROCESSING_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const PROCESSING_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Serialize)]
 struct CreateBody<'a> {
@@ -95,7 +91,7 @@ impl Client {
         self.json(req).await
     }
 
-    pub async fn get_file(&self, id: &str) -> Result<File, Error> {
+    pub(crate) async fn get_file(&self, id: &str) -> Result<File, Error> {
         let req = Request::get(
             format!("/files/{}", path_segment(id)),
             target("chat:read", Kind::File, Some(id)),

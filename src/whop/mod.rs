@@ -8,12 +8,12 @@
 mod accounts;
 mod channels;
 mod dms;
-pub mod error;
+pub(crate) mod error;
 mod files;
 mod messages;
-pub mod models;
+pub(crate) mod models;
 mod reactions;
-pub mod retry;
+pub(crate) mod retry;
 mod support;
 mod users;
 pub mod versions;
@@ -29,7 +29,8 @@ use serde::de::DeserializeOwned;
 
 pub use channels::{ListChatChannels, UpdateChatChannel};
 pub use dms::CreateDmChannel;
-pub use error::{ApiErrorBody, Error, Kind, Target};
+pub use error::Error;
+pub(crate) use error::{Kind, Target};
 pub use files::{UploadContent, UploadProgress, UploadSource};
 pub use messages::{CreateMessage, ListMessages, UpdateMessage};
 pub use retry::RetryPolicy;
@@ -39,7 +40,7 @@ pub use versions::CompanyResource;
 pub const DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
 /// The API version this crate is written against (the Python SDK 2.6.0 pin).
 pub const DEFAULT_API_VERSION: &str = "2026-10-15-1";
-pub const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
 
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -129,18 +130,18 @@ fn file_body(file: &std::fs::File, len: u64) -> std::io::Result<reqwest::Body> {
 /// One logical request. Retries resend it unchanged, `Idempotency-Key` included.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
-    pub method: Method,
-    pub endpoint: Endpoint,
-    pub query: Vec<(&'static str, String)>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Option<Body>,
-    pub idempotency_key: Option<String>,
-    pub target: Target,
-    pub policy: Option<RetryPolicy>,
+    pub(crate) method: Method,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) body: Option<Body>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) target: Target,
+    pub(crate) policy: Option<RetryPolicy>,
 }
 
 impl Request {
-    pub fn new(method: Method, path: impl Into<String>, target: Target) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>, target: Target) -> Self {
         Request {
             method,
             endpoint: Endpoint::Api(path.into()),
@@ -153,13 +154,13 @@ impl Request {
         }
     }
 
-    pub fn get(path: impl Into<String>, target: Target) -> Self {
+    pub(crate) fn get(path: impl Into<String>, target: Target) -> Self {
         Self::new(Method::GET, path, target)
     }
 
     /// A POST with a JSON body and a fresh `Idempotency-Key`, so that retries of this one
     /// logical call can never create a second object.
-    pub fn post_json(
+    pub(crate) fn post_json(
         path: impl Into<String>,
         body: &impl serde::Serialize,
         target: Target,
@@ -169,7 +170,7 @@ impl Request {
         r
     }
 
-    pub fn json(mut self, body: &impl serde::Serialize) -> Self {
+    pub(crate) fn json(mut self, body: &impl serde::Serialize) -> Self {
         // Serialising our own request types cannot fail (string keys, no maps of non-strings).
         let bytes = serde_json::to_vec(body).expect("request body serialises");
         self.body = Some(Body::Bytes(Bytes::from(bytes)));
@@ -180,12 +181,12 @@ impl Request {
         self
     }
 
-    pub fn param(mut self, name: &'static str, value: impl ToString) -> Self {
+    pub(crate) fn param(mut self, name: &'static str, value: impl ToString) -> Self {
         self.query.push((name, value.to_string()));
         self
     }
 
-    pub fn opt_param(self, name: &'static str, value: Option<impl ToString>) -> Self {
+    pub(crate) fn opt_param(self, name: &'static str, value: Option<impl ToString>) -> Self {
         match value {
             Some(v) => self.param(name, v),
             None => self,
@@ -195,7 +196,7 @@ impl Request {
 
 /// A successful answer.
 pub(crate) struct Response {
-    pub body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 pub(crate) fn target(scope: &'static str, kind: Kind, id: Option<&str>) -> Target {
@@ -248,17 +249,17 @@ impl Client {
         })
     }
 
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.inner.base_url
     }
 
-    pub fn api_version(&self) -> &str {
+    pub(crate) fn api_version(&self) -> &str {
         &self.inner.api_version
     }
 
     /// The company parameter's name for `resource` at the pinned version: what Whop said if
     /// it corrected us before, else the version table's rule.
-    pub fn company_param(&self, resource: CompanyResource) -> &'static str {
+    pub(crate) fn company_param(&self, resource: CompanyResource) -> &'static str {
         let learned = self
             .inner
             .company_names
@@ -542,7 +543,7 @@ fn names_company_param(e: &Error) -> bool {
 }
 
 /// Status codes the tool layer treats specially.
-pub fn is_not_found(e: &Error) -> bool {
+pub(crate) fn is_not_found(e: &Error) -> bool {
     e.status() == Some(StatusCode::NOT_FOUND.as_u16())
 }
 

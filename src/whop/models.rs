@@ -21,15 +21,15 @@ pub struct Page<T> {
     #[serde(deserialize_with = "null_default")]
     pub data: Vec<T>,
     #[serde(default, deserialize_with = "null_default")]
-    pub page_info: PageInfo,
+    pub(crate) page_info: PageInfo,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct PageInfo {
+pub(crate) struct PageInfo {
     #[serde(default)]
-    pub end_cursor: Option<String>,
+    pub(crate) end_cursor: Option<String>,
     #[serde(default)]
-    pub has_next_page: Option<bool>,
+    pub(crate) has_next_page: Option<bool>,
 }
 
 impl<T> Page<T> {
@@ -51,11 +51,11 @@ impl<T> Page<T> {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct User {
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,50 +68,48 @@ pub struct Message {
     #[serde(default, deserialize_with = "null_default")]
     pub is_edited: bool,
     #[serde(default, deserialize_with = "null_default")]
-    pub is_pinned: bool,
+    pub(crate) is_pinned: bool,
     #[serde(default, deserialize_with = "null_default")]
-    pub mentions_everyone: bool,
+    pub(crate) mentions_everyone: bool,
     #[serde(default)]
-    pub message_type: Option<String>,
+    pub(crate) message_type: Option<String>,
     #[serde(default)]
-    pub poll: Option<Poll>,
+    pub(crate) poll: Option<Poll>,
     #[serde(default, deserialize_with = "null_default")]
-    pub poll_votes: Vec<PollVote>,
+    pub(crate) poll_votes: Vec<PollVote>,
     #[serde(default, deserialize_with = "null_default")]
     pub reaction_counts: Vec<ReactionCount>,
     #[serde(default)]
     pub replying_to_message_id: Option<String>,
     #[serde(default)]
-    pub user: Option<User>,
-    #[serde(default)]
-    pub view_count: Option<i64>,
+    pub(crate) user: Option<User>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Poll {
+pub(crate) struct Poll {
     #[serde(default, deserialize_with = "null_default")]
-    pub options: Vec<PollOption>,
+    pub(crate) options: Vec<PollOption>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PollOption {
-    pub id: String,
+pub(crate) struct PollOption {
+    pub(crate) id: String,
     #[serde(default)]
-    pub text: Option<String>,
+    pub(crate) text: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct PollVote {
+pub(crate) struct PollVote {
     #[serde(default)]
-    pub count: i64,
+    pub(crate) count: i64,
     #[serde(default)]
-    pub option_id: Option<String>,
+    pub(crate) option_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReactionCount {
     #[serde(default)]
-    pub count: i64,
+    pub(crate) count: i64,
     #[serde(default)]
     pub emoji: Option<String>,
 }
@@ -120,58 +118,56 @@ pub struct ReactionCount {
 pub struct ChatChannel {
     pub id: String,
     #[serde(default, deserialize_with = "null_default")]
-    pub ban_media: bool,
+    pub(crate) ban_media: bool,
     #[serde(default, deserialize_with = "null_default")]
-    pub ban_urls: bool,
+    pub(crate) ban_urls: bool,
     #[serde(default, deserialize_with = "null_default")]
-    pub banned_words: Vec<String>,
+    pub(crate) banned_words: Vec<String>,
     #[serde(default)]
-    pub experience: Option<Experience>,
+    pub(crate) experience: Option<Experience>,
     #[serde(default)]
-    pub user_posts_cooldown_seconds: Option<i64>,
+    pub(crate) user_posts_cooldown_seconds: Option<i64>,
     #[serde(default)]
-    pub who_can_post: Option<String>,
+    pub(crate) who_can_post: Option<String>,
     #[serde(default)]
-    pub who_can_react: Option<String>,
+    pub(crate) who_can_react: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct Experience {
-    pub id: String,
+pub(crate) struct Experience {
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct SupportChannel {
     pub id: String,
     #[serde(default)]
-    pub custom_name: Option<String>,
+    pub(crate) custom_name: Option<String>,
     #[serde(default)]
-    pub customer_user: Option<User>,
+    pub(crate) customer_user: Option<User>,
     #[serde(default)]
-    pub last_message_at: Option<String>,
+    pub(crate) last_message_at: Option<String>,
     #[serde(default)]
     pub resolved_at: Option<String>,
     #[serde(default)]
-    pub needs_reply: Option<bool>,
+    pub(crate) needs_reply: Option<bool>,
     #[serde(default)]
-    pub last_message: Option<LastMessage>,
+    pub(crate) last_message: Option<LastMessage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct LastMessage {
+pub(crate) struct LastMessage {
     #[serde(default)]
-    pub content: Option<String>,
-    #[serde(default)]
-    pub user_id: Option<String>,
+    pub(crate) content: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct File {
     pub id: String,
     #[serde(default)]
-    pub filename: Option<String>,
+    pub(crate) filename: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
     /// Bytes. Whop sent a string in older versions and an integer since; both are accepted.
@@ -180,13 +176,13 @@ pub struct File {
     #[serde(default)]
     pub upload_status: Option<String>,
     #[serde(default)]
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     #[serde(default)]
-    pub visibility: Option<String>,
+    pub(crate) visibility: Option<String>,
     #[serde(default)]
-    pub upload_url: Option<String>,
+    pub(crate) upload_url: Option<String>,
     #[serde(default)]
-    pub upload_headers: Option<serde_json::Map<String, serde_json::Value>>,
+    pub(crate) upload_headers: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 fn size_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -199,33 +195,31 @@ fn size_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Reaction {
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
     pub emoji: Option<String>,
-    #[serde(default)]
-    pub resource_id: Option<String>,
     /// Who reacted (list answers).
     #[serde(default)]
-    pub user: Option<User>,
+    pub(crate) user: Option<User>,
 }
 
 /// A DM or group DM. `created_at` is documented as epoch milliseconds in a string.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DmChannel {
-    pub id: String,
+    pub(crate) id: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub last_message_at: Option<String>,
+    pub(crate) last_message_at: Option<String>,
 }
 
 /// One member of a DM channel: `status` is `requested`, `accepted`, `hidden`, `closed` or
 /// `archived`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DmMember {
-    pub user_id: String,
+    pub(crate) user_id: String,
     #[serde(default)]
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
 }
 
 /// `GET /accounts/me` (account keys) or `GET /users/me` (user tokens).
@@ -235,9 +229,7 @@ pub struct Account {
     #[serde(default)]
     pub title: Option<String>,
     #[serde(default)]
-    pub route: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
 }

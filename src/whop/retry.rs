@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header::HeaderMap};
 
 /// Whop's `error.code` for a key whose first request has not finished.
-pub const IN_PROGRESS: &str = "idempotency_request_in_progress";
+pub(crate) const IN_PROGRESS: &str = "idempotency_request_in_progress";
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -45,7 +45,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// May this request be sent again without risk of doing its effect twice?
-    pub fn is_replayable(method: &Method, has_idempotency_key: bool) -> bool {
+    pub(crate) fn is_replayable(method: &Method, has_idempotency_key: bool) -> bool {
         matches!(
             *method,
             Method::GET | Method::HEAD | Method::PUT | Method::PATCH | Method::DELETE
@@ -53,20 +53,20 @@ impl RetryPolicy {
     }
 
     /// Statuses that mean "try again later" rather than "this request is wrong".
-    pub fn is_retryable_status(status: StatusCode) -> bool {
+    pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
         matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
     }
 
     /// Whether a retry with the same `Idempotency-Key` can only get this answer again: every
     /// 4xx is stored and replayed, except the 409 `idempotency_request_in_progress` Whop sends
     /// while the first attempt still runs (after which the retry gets that attempt's answer).
-    pub fn replays_stored_answer(status: StatusCode, code: Option<&str>) -> bool {
+    pub(crate) fn replays_stored_answer(status: StatusCode, code: Option<&str>) -> bool {
         status.is_client_error() && !(status == StatusCode::CONFLICT && code == Some(IN_PROGRESS))
     }
 
     /// Backoff before retry number `retry` (0 = the first retry): capped exponential with up
     /// to 25 % jitter taken off, so many clients do not retry in lockstep.
-    pub fn backoff(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(2u32.saturating_pow(retry.min(16)))
@@ -77,7 +77,7 @@ impl RetryPolicy {
 
 /// Reads the server-directed delay: `retry-after-ms` (float milliseconds) first, then
 /// `Retry-After` as seconds. (An HTTP-date form is treated as absent: Whop sends seconds.)
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let get = |name: &str| {
         headers
             .get(name)

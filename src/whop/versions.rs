@@ -39,7 +39,7 @@ pub const COMPANY_ID: &str = "company_id";
 pub const ACCOUNT_ID: &str = "account_id";
 
 /// The other of the two names.
-pub fn other_name(name: &str) -> &'static str {
+pub(crate) fn other_name(name: &str) -> &'static str {
     if name == COMPANY_ID {
         ACCOUNT_ID
     } else {
@@ -111,7 +111,7 @@ pub fn known_pins(resource: CompanyResource) -> impl Iterator<Item = (&'static s
 
 /// The company parameter's name for `resource` at `api_version`: the name of the known pin
 /// nearest in time (on a tie, the earlier one).
-pub fn company_param(resource: CompanyResource, api_version: &str) -> &'static str {
+pub(crate) fn company_param(resource: CompanyResource, api_version: &str) -> &'static str {
     nearest(pins(resource), api_version)
 }
 
@@ -145,17 +145,17 @@ const SUPPORT_INCLUDE_LAST_MESSAGE: Pins<bool> = &[
 
 /// Whether `GET /support_channels` takes `customer_user_id` at `api_version`: it appears in
 /// whop-sdk 2.5.0 together with `include_last_message`.
-pub fn support_list_takes_customer_user_id(api_version: &str) -> bool {
+pub(crate) fn support_list_takes_customer_user_id(api_version: &str) -> bool {
     nearest(SUPPORT_INCLUDE_LAST_MESSAGE, api_version)
 }
 
 /// Whether `GET /support_channels` takes `include_last_message` at `api_version`.
-pub fn support_list_takes_include_last_message(api_version: &str) -> bool {
+pub(crate) fn support_list_takes_include_last_message(api_version: &str) -> bool {
     nearest(SUPPORT_INCLUDE_LAST_MESSAGE, api_version)
 }
 
 /// Whether `users/me` takes `include_balance` at `api_version`.
-pub fn users_me_takes_include_balance(api_version: &str) -> bool {
+pub(crate) fn users_me_takes_include_balance(api_version: &str) -> bool {
     nearest(USERS_ME_INCLUDE_BALANCE, api_version)
 }
 
