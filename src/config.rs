@@ -107,7 +107,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "BIZ_ID")]
     pub company_id: Option<String>,
     /// Folder upload_file may read local files from; repeat for several
-    /// [env: WHOP_UPLOAD_ROOTS, ':'-separated]
+    /// [env: WHOP_UPLOAD_ROOTS, separated by the PATH separator: ':' (';' on Windows)]
     /// (several folders may follow one flag, as MCP bundle hosts pass a multi-folder choice)
     #[arg(long = "upload-root", value_name = "DIR", num_args = 0..)]
     pub upload_roots: Vec<PathBuf>,
