@@ -103,11 +103,19 @@ enum Discovery {
     OpenId,
 }
 
+/// What the login endpoints were sent: one list of parameters per request.
+type Seen = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
+/// An authorization code issued: the code, its PKCE challenge, scope and resource.
+type Code = (String, String, String, String);
+
 /// A fake authorization server on a loopback port: issuer `http://127.0.0.1:PORT/tenant`.
 struct FakeAs {
     issuer: String,
     keys: Arc<Mutex<Vec<Value>>>,
     jwks_hits: Arc<AtomicUsize>,
+    /// With a login: the query of each authorization request and the form of each token request.
+    seen: Seen,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -119,12 +127,25 @@ impl Drop for FakeAs {
 
 impl FakeAs {
     async fn start(discovery: Discovery, keys: Vec<Value>) -> FakeAs {
+        Self::serve(discovery, keys, None).await
+    }
+
+    /// One that also signs users in: dynamic registration, an authorization endpoint that
+    /// approves at once (redirecting with a code), and a token endpoint that checks PKCE and
+    /// issues a JWT signed by `signer` for the requested resource and scopes.
+    async fn with_login(signer: Signer) -> FakeAs {
+        let jwk = signer.jwk.clone();
+        Self::serve(Discovery::OAuth, vec![jwk], Some(Arc::new(signer))).await
+    }
+
+    async fn serve(discovery: Discovery, keys: Vec<Value>, login: Option<Arc<Signer>>) -> FakeAs {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let issuer = format!("{base}/tenant");
         let keys = Arc::new(Mutex::new(keys));
         let jwks_hits = Arc::new(AtomicUsize::new(0));
-        let metadata = json!({
+        let seen: Seen = Arc::default();
+        let mut metadata = json!({
             "issuer": issuer, "jwks_uri": format!("{issuer}/jwks"),
             "authorization_endpoint": format!("{issuer}/authorize"), "token_endpoint": format!("{issuer}/token"),
             "response_types_supported": ["code"], "code_challenge_methods_supported": ["S256"],
@@ -133,8 +154,13 @@ impl FakeAs {
             Discovery::OAuth => "/.well-known/oauth-authorization-server/tenant",
             Discovery::OpenId => "/tenant/.well-known/openid-configuration",
         };
+        if login.is_some() {
+            metadata["registration_endpoint"] = json!(format!("{issuer}/register"));
+            metadata["grant_types_supported"] = json!(["authorization_code", "refresh_token"]);
+            metadata["token_endpoint_auth_methods_supported"] = json!(["none"]);
+        }
         let (k, hits) = (keys.clone(), jwks_hits.clone());
-        let app = Router::new()
+        let mut app = Router::new()
             .route(metadata_path, get(move || async move { Json(metadata) }))
             .route(
                 "/tenant/jwks",
@@ -143,6 +169,9 @@ impl FakeAs {
                     Json(json!({"keys": k.lock().unwrap().clone()}))
                 }),
             );
+        if let Some(signer) = login {
+            app = app.merge(login_routes(&issuer, signer, seen.clone()));
+        }
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -150,6 +179,7 @@ impl FakeAs {
             issuer,
             keys,
             jwks_hits,
+            seen,
             task,
         }
     }
@@ -157,6 +187,79 @@ impl FakeAs {
     fn hits(&self) -> usize {
         self.jwks_hits.load(Ordering::SeqCst)
     }
+}
+
+/// The login half of the fake authorization server (see [`FakeAs::with_login`]).
+fn login_routes(issuer: &str, signer: Arc<Signer>, seen: Seen) -> Router {
+    use axum::{extract::RawQuery, http::StatusCode, response::IntoResponse, routing::post};
+    let pairs = |text: &str| -> Vec<(String, String)> {
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let get_param = |pairs: &[(String, String)], name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let codes: Arc<Mutex<Vec<Code>>> = Arc::default();
+    let (issuer, seen_a, seen_t, codes_a) = (issuer.to_owned(), seen.clone(), seen, codes.clone());
+    Router::new()
+        .route(
+            "/tenant/register",
+            post(|body: String| async move {
+                let mut client: Value = serde_json::from_str(&body).unwrap();
+                client["client_id"] = json!(format!("client-{}", uuid::Uuid::new_v4()));
+                client["token_endpoint_auth_method"] = json!("none");
+                (StatusCode::CREATED, Json(client))
+            }),
+        )
+        .route(
+            "/tenant/authorize",
+            get(move |RawQuery(query): RawQuery| async move {
+                let q = pairs(&query.unwrap_or_default());
+                seen_a.lock().unwrap().push(q.clone());
+                let code = uuid::Uuid::new_v4().simple().to_string();
+                codes_a.lock().unwrap().push((
+                    code.clone(),
+                    get_param(&q, "code_challenge"),
+                    get_param(&q, "scope"),
+                    get_param(&q, "resource"),
+                ));
+                let mut back = url::Url::parse(&get_param(&q, "redirect_uri")).unwrap();
+                back.query_pairs_mut()
+                    .append_pair("code", &code)
+                    .append_pair("state", &get_param(&q, "state"));
+                (StatusCode::FOUND, [("location", back.to_string())]).into_response()
+            }),
+        )
+        .route(
+            "/tenant/token",
+            post(move |body: String| async move {
+                let form = pairs(&body);
+                seen_t.lock().unwrap().push(form.clone());
+                let code = get_param(&form, "code");
+                let Some((_, challenge, scope, resource)) =
+                    codes.lock().unwrap().iter().find(|c| c.0 == code).cloned()
+                else {
+                    return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})));
+                };
+                let verifier = get_param(&form, "code_verifier");
+                let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+                if URL_SAFE_NO_PAD.encode(digest.as_ref()) != challenge {
+                    return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": "PKCE"})));
+                }
+                let mut c = claims(&issuer, &scope);
+                c["aud"] = json!(resource);
+                let token = signer.sign(&c);
+                (
+                    StatusCode::OK,
+                    Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": scope})),
+                )
+            }),
+        )
 }
 
 /// The binary over HTTP with OAuth against `fake`, plus `env`; what it logs is kept.
@@ -169,17 +272,17 @@ async fn server(fake: &FakeAs, args: &[&str], env: &[(&str, &str)]) -> (HttpServ
     env.push(("WHOP_MCP_PUBLIC_URL".into(), RESOURCE.into()));
     env.push(("RUST_LOG".into(), "whop_chat_mcp=debug".into()));
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || spawn(&args, &env))
+    tokio::task::spawn_blocking(move || spawn("127.0.0.1:0", &args, &env))
         .await
         .unwrap()
 }
 
 type Log = Arc<Mutex<String>>;
 
-fn spawn(args: &[String], env: &[(String, String)]) -> (HttpServer, Log) {
+fn spawn(addr: &str, args: &[String], env: &[(String, String)]) -> (HttpServer, Log) {
     use std::io::BufRead;
     let mut cmd = common::bare();
-    cmd.args(["--http", "127.0.0.1:0"]).args(args);
+    cmd.args(["--http", addr]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -703,9 +806,10 @@ async fn an_unreachable_authorization_server_answers_503_not_401() {
             format!("{issuer}/jwks"),
         ),
     ];
-    let (server, log) = tokio::task::spawn_blocking(move || spawn(&["--demo".into()], &env))
-        .await
-        .unwrap();
+    let (server, log) =
+        tokio::task::spawn_blocking(move || spawn("127.0.0.1:0", &["--demo".into()], &env))
+            .await
+            .unwrap();
     let answer = post(
         &server.url,
         Some(&key.sign(&claims(&issuer, BOTH))),
@@ -737,4 +841,66 @@ fn a_shared_token_and_oauth_together_are_refused_at_start() {
             .env("WHOP_MCP_OAUTH_ISSUER", "https://auth.example.com"),
     );
     assert!(stderr.contains("WHOP_MCP_PUBLIC_URL"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_signs_in_through_the_challenge_and_works() {
+    let fake = FakeAs::with_login(Signer::es256("login")).await;
+    // The public URL is the one the client uses, so the SDK's resource check passes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://127.0.0.1:{port}/mcp");
+    let env = vec![
+        ("WHOP_MCP_OAUTH_ISSUER".to_owned(), fake.issuer.clone()),
+        ("WHOP_MCP_PUBLIC_URL".to_owned(), public.clone()),
+    ];
+    let addr = format!("127.0.0.1:{port}");
+    let (server, _) = tokio::task::spawn_blocking(move || spawn(&addr, &["--demo".into()], &env))
+        .await
+        .unwrap();
+    assert_eq!(server.url, public);
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/python_oauth.py");
+    let url = server.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(common::python_with_mcp())
+            .arg(script)
+            .arg(url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["tools"], 14);
+    assert_eq!(
+        report["scope"], BOTH,
+        "the SDK asked for the challenge's scopes"
+    );
+    // The SDK found the authorization server through our metadata and asked for a token for
+    // this resource (RFC 8707), with the scopes the challenge named.
+    let seen = fake.seen.lock().unwrap().clone();
+    let param = |i: usize, name: &str| {
+        seen[i]
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        seen.len(),
+        2,
+        "one authorization, one token request: {seen:?}"
+    );
+    assert_eq!(param(0, "resource").as_deref(), Some(public.as_str()));
+    assert_eq!(param(0, "scope").as_deref(), Some(BOTH));
+    assert_eq!(param(1, "resource").as_deref(), Some(public.as_str()));
 }
