@@ -242,18 +242,20 @@ impl Keys {
         }
         // An unknown key: the server may have rotated. Fetch again, but only if no unknown key
         // caused a fetch within the cooldown; a flood of invented kids costs one fetch.
-        {
+        let previous = {
             let mut last = self.kid_fetch.lock().expect("never poisoned");
             if last.is_some_and(|t| t.elapsed() < KID_COOLDOWN) {
                 return Err(KeyError::Unknown);
             }
-            *last = Some(Instant::now());
-        }
+            last.replace(Instant::now())
+        };
         let mut jwks = self.fetching.lock().await;
-        // Another fetch may have finished while we waited and brought the key.
-        let before = self.current();
-        if Arc::ptr_eq(&before, &set) {
+        if Arc::ptr_eq(&self.current(), &set) {
             self.fetch(&mut jwks).await;
+        } else {
+            // Another fetch finished while we waited: no fetch of ours, so the cooldown is not
+            // spent (a real rotation right after start-up is still seen at once).
+            *self.kid_fetch.lock().expect("never poisoned") = previous;
         }
         drop(jwks);
         match pick(&self.current(), kid, alg) {

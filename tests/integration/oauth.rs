@@ -904,3 +904,39 @@ async fn the_python_sdk_signs_in_through_the_challenge_and_works() {
     assert_eq!(param(0, "scope").as_deref(), Some(BOTH));
     assert_eq!(param(1, "resource").as_deref(), Some(public.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_narrow_the_exposure_and_never_widen_it() {
+    let key = Signer::es256("k1");
+    let fake = FakeAs::start(Discovery::OAuth, vec![key.jwk.clone()]).await;
+    let write = key.sign(&claims(&fake.issuer, BOTH));
+    let read = key.sign(&claims(&fake.issuer, "whop-chat:read"));
+    // A read-only server asks for the read scope only, and a write token cannot widen it.
+    let (reader, _) = server(&fake, &["--demo", "--read-only"], &[]).await;
+    let answer = post(&reader.url, None, &list()).await;
+    assert!(
+        answer.challenge.ends_with("scope=\"whop-chat:read\""),
+        "{}",
+        answer.challenge
+    );
+    let seen = tools(&reader.url, &write).await;
+    assert!(!seen.is_empty() && seen.iter().all(|t| t.1), "{seen:?}");
+    assert_eq!(tools(&reader.url, &read).await, seen);
+    drop(reader);
+    // A server of writing tools only has nothing for a read token.
+    let (writer, _) = server(
+        &fake,
+        &["--demo", "--tools", "send_message,upload_file"],
+        &[],
+    )
+    .await;
+    assert_eq!(tools(&writer.url, &write).await.len(), 2);
+    let answer = post(&writer.url, Some(&read), &list()).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert!(
+        answer.challenge.contains("insufficient_scope") && answer.body.contains("whop-chat:write"),
+        "{} {}",
+        answer.challenge,
+        answer.body
+    );
+}
