@@ -1,5 +1,5 @@
 //! Streamable HTTP transport: the same server at `/mcp` (rmcp's `StreamableHttpService` on
-//! axum), plus `GET /healthz`.
+//! axum), plus `GET /healthz` and, with OAuth, `GET /.well-known/oauth-protected-resource`.
 //!
 //! - Stateless: every request stands alone (no `Mcp-Session-Id`), so any number of instances
 //!   can run behind a plain load balancer.

@@ -79,14 +79,14 @@ impl WhopServer {
     }
 
     /// What this server exposes.
-    pub fn exposure(&self) -> &Exposure {
+    pub(crate) fn exposure(&self) -> &Exposure {
         &self.exposure
     }
 
     /// The same server (client, caches, watchers and limits shared) exposing only the tools
     /// that read, as `--read-only` would: what an OAuth token with the read scope only gets.
     /// `None` when no tool would be left.
-    pub fn reads_only(&self) -> Option<Self> {
+    pub(crate) fn reads_only(&self) -> Option<Self> {
         let exposure = Exposure {
             read_only: true,
             ..(*self.exposure).clone()

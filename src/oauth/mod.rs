@@ -40,13 +40,13 @@ use url::Url;
 use crate::net;
 
 /// Reaches the tools that only read.
-pub const SCOPE_READ: &str = "whop-chat:read";
+pub(crate) const SCOPE_READ: &str = "whop-chat:read";
 /// Reaches every exposed tool, the writing ones too (and implies [`SCOPE_READ`]).
-pub const SCOPE_WRITE: &str = "whop-chat:write";
+pub(crate) const SCOPE_WRITE: &str = "whop-chat:write";
 /// Where the protected-resource metadata is served.
-pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// Clock skew allowed on `exp` and `nbf`.
-pub const LEEWAY_SECONDS: u64 = 30;
+pub(crate) const LEEWAY_SECONDS: u64 = 30;
 /// Longest bearer token considered.
 const MAX_TOKEN: usize = 16 * 1024;
 
@@ -65,14 +65,14 @@ pub struct OAuthOptions {
 impl OAuthOptions {
     /// The metadata's URL as RFC 9728 §3.1 derives it from the resource: the well-known
     /// segment between the host and the resource's path.
-    pub fn metadata_url(&self) -> String {
+    pub(crate) fn metadata_url(&self) -> String {
         let url = Url::parse(&self.resource).expect("validated by the configuration");
         let path = url.path().trim_end_matches('/');
         format!("{}{METADATA_PATH}{path}", net::origin(&url))
     }
 
     /// The protected-resource metadata document.
-    pub fn metadata(&self) -> Value {
+    pub(crate) fn metadata(&self) -> Value {
         json!({
             "resource": self.resource,
             "authorization_servers": [self.issuer],
