@@ -16,6 +16,7 @@ use crate::{
     exposure::Exposure,
     http::HttpOptions,
     net,
+    oauth::OAuthOptions,
     poll::DEFAULT_POLL_SECONDS,
     tools::Settings,
     whop::{ClientOptions, DEFAULT_API_VERSION, DEFAULT_BASE_URL, RetryPolicy, Secret},
@@ -35,7 +36,7 @@ use crate::{
     after_help = "Environment: WHOP_API_KEY (required unless --demo), WHOP_BASE_URL, WHOP_API_VERSION, \
         WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_TOOLSETS, WHOP_POLL_SECONDS, \
         WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
-        WHOP_MCP_ALLOWED_ORIGINS, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
+        WHOP_MCP_ALLOWED_ORIGINS, WHOP_MCP_OAUTH_ISSUER, WHOP_MCP_OAUTH_JWKS_URL, WHOP_MCP_PUBLIC_URL, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -142,6 +143,19 @@ pub struct ServeArgs {
     /// https://app.example.com [env: WHOP_MCP_ALLOWED_ORIGINS, comma-separated]
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Require OAuth access tokens over HTTP, issued by this authorization server (its issuer
+    /// URL, exactly as its tokens' iss writes it); needs --public-url
+    /// [env: WHOP_MCP_OAUTH_ISSUER]
+    #[arg(long, value_name = "URL")]
+    pub oauth_issuer: Option<String>,
+    /// The authorization server's JWKS (default: found through its metadata)
+    /// [env: WHOP_MCP_OAUTH_JWKS_URL]
+    #[arg(long, value_name = "URL")]
+    pub oauth_jwks_url: Option<String>,
+    /// This server's public MCP endpoint, e.g. https://mcp.example.com/mcp: the OAuth resource
+    /// tokens must name as their audience [env: WHOP_MCP_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// Allowed values of `WHOP_POLL_SECONDS`.
@@ -402,13 +416,27 @@ fn http_options<E: Fn(&str) -> Option<String>>(
         }
         t => t.map(|t| Secret::new(&t)),
     };
-    let allowed_hosts = src
+    let oauth = oauth_options(src)?;
+    if token.is_some() && oauth.is_some() {
+        return err(
+            "WHOP_MCP_HTTP_TOKEN and WHOP_MCP_OAUTH_ISSUER are both set: choose one way to authenticate HTTP \
+             clients (the shared token for one tenant, or OAuth access tokens for many users) and unset the other",
+        );
+    }
+    let mut allowed_hosts = src
         .id_list(
             &src.args.allowed_hosts,
             "--allowed-host",
             "WHOP_MCP_ALLOWED_HOSTS",
         )?
         .unwrap_or_default();
+    // Clients reach the server by its public name (through a proxy or not).
+    if let Some(host) = oauth
+        .as_ref()
+        .and_then(|o| Url::parse(&o.resource).ok()?.host_str().map(str::to_owned))
+    {
+        allowed_hosts.push(host);
+    }
     let allowed_origins = origin_list(src)?;
     let Some(Given { value, name }) = src.pick(&src.args.http, "--http", "WHOP_MCP_HTTP_ADDR")
     else {
@@ -419,18 +447,100 @@ fn http_options<E: Fn(&str) -> Option<String>>(
             "{name} must be an address like 127.0.0.1:8080, got {value:?}"
         ));
     };
-    if token.is_none() && !addr.ip().is_loopback() {
+    if token.is_none() && oauth.is_none() && !addr.ip().is_loopback() {
         return err(format!(
             "refusing to serve HTTP on {addr} without authentication: set WHOP_MCP_HTTP_TOKEN to a long random \
-             secret (clients then send Authorization: Bearer <token>), or listen on 127.0.0.1"
+             secret (clients then send Authorization: Bearer <token>), or WHOP_MCP_OAUTH_ISSUER and \
+             WHOP_MCP_PUBLIC_URL for OAuth, or listen on 127.0.0.1"
         ));
     }
     Ok(Some(HttpOptions {
         addr,
         token,
+        oauth,
         allowed_hosts,
         allowed_origins,
     }))
+}
+
+/// The OAuth settings, or `None` without an issuer. The issuer and the public URL go
+/// together; a JWKS URL or a public URL alone is refused (it would protect nothing).
+fn oauth_options<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<Option<OAuthOptions>, ConfigError> {
+    let args = src.args;
+    let issuer = src.pick(
+        &args.oauth_issuer,
+        "--oauth-issuer",
+        "WHOP_MCP_OAUTH_ISSUER",
+    );
+    let jwks = src.pick(
+        &args.oauth_jwks_url,
+        "--oauth-jwks-url",
+        "WHOP_MCP_OAUTH_JWKS_URL",
+    );
+    let public = src.pick(&args.public_url, "--public-url", "WHOP_MCP_PUBLIC_URL");
+    let Some(issuer) = issuer else {
+        if let Some(given) = jwks.or(public) {
+            return err(format!(
+                "{} is set but WHOP_MCP_OAUTH_ISSUER is not: OAuth needs the authorization server's issuer \
+                 (--oauth-issuer)",
+                given.name
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(public) = public else {
+        return err(format!(
+            "{} needs WHOP_MCP_PUBLIC_URL (--public-url): this server's public MCP endpoint, e.g. \
+             https://mcp.example.com/mcp, which tokens must name as their audience",
+            issuer.name
+        ));
+    };
+    // An issuer has no query (RFC 8414 §2), nor does a resource identifier worth sharing.
+    parse_oauth_url(&issuer, false)?;
+    let jwks_url = jwks.map(|g| parse_oauth_url(&g, true)).transpose()?;
+    let resource = parse_oauth_url(&public, false)?;
+    Ok(Some(OAuthOptions {
+        // Exactly as given: tokens' iss is compared with it byte for byte.
+        issuer: issuer.value,
+        jwks_url,
+        resource: resource.as_str().trim_end_matches('/').to_owned(),
+    }))
+}
+
+/// An OAuth URL: https, or http to this machine only; no credentials or fragment.
+fn parse_oauth_url(given: &Given, query_allowed: bool) -> Result<Url, ConfigError> {
+    let (raw, name) = (&given.value, given.name);
+    let url = Url::parse(raw)
+        .ok()
+        .filter(|u| u.host().is_some())
+        .map_or_else(|| err(format!("{name} is not a valid URL: {raw:?}")), Ok)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return err(format!(
+            "{name} must not contain a user name or password (user:pass@…)"
+        ));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if net::is_loopback(&url) => {}
+        _ => {
+            return err(format!(
+                "{name} must use https (plain http is allowed only for localhost/127.0.0.1), got {raw:?}"
+            ));
+        }
+    }
+    if url.fragment().is_some() || (!query_allowed && url.query().is_some()) {
+        return err(format!(
+            "{name} must not contain a {}, got {raw:?}",
+            if query_allowed {
+                "fragment"
+            } else {
+                "query or fragment"
+            }
+        ));
+    }
+    Ok(url)
 }
 
 /// Browser origins such as `https://app.example.com`, as `Origin` headers write them.
@@ -928,5 +1038,114 @@ mod tests {
         assert_eq!(http.token.unwrap().expose(), "s3cret-token-value");
         assert_eq!(http.allowed_origins, ["https://app.example.com"]);
         assert!(build(&[], &[key, token]).unwrap().http.is_none());
+    }
+
+    #[test]
+    fn oauth_takes_an_issuer_and_a_public_url() {
+        let key = ("WHOP_API_KEY", "k");
+        let issuer = ("WHOP_MCP_OAUTH_ISSUER", "https://auth.example.com/tenant");
+        let public = ("WHOP_MCP_PUBLIC_URL", "https://MCP.example.com/mcp/");
+        let c = build(&["--http", "0.0.0.0:8080"], &[key, issuer, public]).unwrap();
+        let http = c.http.unwrap();
+        let oauth = http.oauth.unwrap();
+        assert_eq!(oauth.issuer, "https://auth.example.com/tenant");
+        assert_eq!(oauth.resource, "https://mcp.example.com/mcp");
+        assert_eq!(oauth.jwks_url, None);
+        assert!(http.token.is_none());
+        assert!(http.allowed_hosts.iter().any(|h| h == "mcp.example.com"));
+        // Flags name the same settings; a JWKS URL may be given.
+        let c = build(
+            &[
+                "--http",
+                "127.0.0.1:0",
+                "--oauth-issuer",
+                "http://127.0.0.1:9000",
+                "--public-url",
+                "http://localhost:8080/mcp",
+                "--oauth-jwks-url",
+                "http://127.0.0.1:9000/jwks?v=2",
+            ],
+            &[key],
+        )
+        .unwrap();
+        let oauth = c.http.unwrap().oauth.unwrap();
+        assert_eq!(oauth.issuer, "http://127.0.0.1:9000");
+        assert_eq!(
+            oauth.jwks_url.unwrap().as_str(),
+            "http://127.0.0.1:9000/jwks?v=2"
+        );
+    }
+
+    #[test]
+    fn oauth_settings_that_cannot_work_are_refused() {
+        let key = ("WHOP_API_KEY", "k");
+        let issuer = ("WHOP_MCP_OAUTH_ISSUER", "https://auth.example.com");
+        let public = ("WHOP_MCP_PUBLIC_URL", "https://mcp.example.com/mcp");
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
+            (
+                &[
+                    issuer,
+                    public,
+                    ("WHOP_MCP_HTTP_TOKEN", "s3cret-token-value"),
+                ],
+                "are both set",
+            ),
+            (&[issuer], "needs WHOP_MCP_PUBLIC_URL"),
+            (
+                &[public],
+                "WHOP_MCP_PUBLIC_URL is set but WHOP_MCP_OAUTH_ISSUER is not",
+            ),
+            (
+                &[("WHOP_MCP_OAUTH_JWKS_URL", "https://auth.example.com/jwks")],
+                "WHOP_MCP_OAUTH_JWKS_URL is set but",
+            ),
+            (
+                &[("WHOP_MCP_OAUTH_ISSUER", "http://auth.example.com"), public],
+                "WHOP_MCP_OAUTH_ISSUER must use https",
+            ),
+            (
+                &[
+                    issuer,
+                    ("WHOP_MCP_PUBLIC_URL", "http://mcp.example.com/mcp"),
+                ],
+                "WHOP_MCP_PUBLIC_URL must use https",
+            ),
+            (
+                &[
+                    issuer,
+                    public,
+                    ("WHOP_MCP_OAUTH_JWKS_URL", "http://10.0.0.1/jwks"),
+                ],
+                "WHOP_MCP_OAUTH_JWKS_URL must use https",
+            ),
+            (
+                &[
+                    ("WHOP_MCP_OAUTH_ISSUER", "https://auth.example.com/?a=1"),
+                    public,
+                ],
+                "must not contain a query",
+            ),
+            (
+                &[
+                    issuer,
+                    ("WHOP_MCP_PUBLIC_URL", "https://u:hunter2@mcp.example.com"),
+                ],
+                "user name or password",
+            ),
+            (
+                &[("WHOP_MCP_OAUTH_ISSUER", "auth.example.com"), public],
+                "not a valid URL",
+            ),
+        ];
+        for (env, needle) in cases {
+            let mut env = env.to_vec();
+            env.push(key);
+            let e = build(&["--http", "0.0.0.0:8080"], &env)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{env:?}: {e}");
+            assert!(!e.contains("hunter2") && !e.contains('\n'), "{e}");
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! Streamable HTTP transport: the same server at `/mcp` (rmcp's `StreamableHttpService` on
-//! axum), plus `GET /healthz`.
+//! axum), plus `GET /healthz` and, with OAuth, `GET /.well-known/oauth-protected-resource`.
 //!
 //! - Stateless: every request stands alone (no `Mcp-Session-Id`), so any number of instances
 //!   can run behind a plain load balancer.
 //! - Authentication: with `WHOP_MCP_HTTP_TOKEN` set, every `/mcp` request must carry
-//!   `Authorization: Bearer <token>` (compared in constant time), else 401. Without a token the
-//!   server only listens on a loopback address, and says so on stderr.
+//!   `Authorization: Bearer <token>` (compared in constant time), else 401. With
+//!   `WHOP_MCP_OAUTH_ISSUER` instead, the bearer is an OAuth access token whose scopes decide
+//!   which tools the request reaches ([`crate::oauth`]). Without either the server only listens
+//!   on a loopback address, and says so on stderr.
 //! - DNS rebinding: `Host` must be a loopback name (or one listed in `WHOP_MCP_ALLOWED_HOSTS`),
 //!   and a present `Origin` must be this server's own loopback origin or one listed in
 //!   `WHOP_MCP_ALLOWED_ORIGINS`; otherwise 403. CORS headers are sent only for listed origins.
@@ -37,7 +39,11 @@ use rmcp::transport::streamable_http_server::{
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{server::WhopServer, whop::Secret};
+use crate::{
+    oauth::{self, OAuthOptions, ResourceServer},
+    server::WhopServer,
+    whop::Secret,
+};
 
 /// Largest request body accepted on `/mcp`.
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -55,6 +61,8 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct HttpOptions {
     pub addr: SocketAddr,
     pub(crate) token: Option<Secret>,
+    /// OAuth access tokens instead of the shared token (never both: the configuration refuses).
+    pub(crate) oauth: Option<OAuthOptions>,
     /// Extra `Host` values to accept (for a public name behind a proxy).
     pub(crate) allowed_hosts: Vec<String>,
     /// Browser origins allowed to call the server (CORS and Origin validation).
@@ -69,10 +77,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[derive(Clone)]
 struct Gate {
     token: Option<Secret>,
+    oauth: Option<Arc<ResourceServer>>,
     cors_origins: Vec<String>,
 }
 
-async fn guard(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+async fn guard(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -89,7 +98,22 @@ async fn guard(State(gate): State<Gate>, request: Request, next: Next) -> Respon
         }
         return response;
     }
-    if let Some(token) = &gate.token {
+    if let Some(resource) = &gate.oauth {
+        match resource.authorize(request.headers()).await {
+            Ok(access) => {
+                request.extensions_mut().insert(access);
+                // The client's token is ours alone: nothing below can pass it on.
+                request.headers_mut().remove(header::AUTHORIZATION);
+            }
+            Err(refusal) => {
+                let mut response = resource.refuse(refusal);
+                if let Some(origin) = &cors {
+                    add_cors(&mut response, origin, false);
+                }
+                return response;
+            }
+        }
+    } else if let Some(token) = &gate.token {
         let presented = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -124,7 +148,7 @@ fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("mcp-session-id, mcp-protocol-version"),
+        HeaderValue::from_static("mcp-session-id, mcp-protocol-version, www-authenticate"),
     );
     if preflight {
         h.insert(
@@ -142,8 +166,14 @@ fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
     }
 }
 
-/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok").
-pub(crate) fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken) -> Router {
+/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok"), and with
+/// OAuth the protected-resource metadata, open too.
+pub(crate) fn router(
+    server: WhopServer,
+    options: &HttpOptions,
+    resource: Option<Arc<ResourceServer>>,
+    stop: CancellationToken,
+) -> Router {
     let port = options.addr.port();
     let mut hosts: Vec<String> = vec![
         "localhost".into(),
@@ -167,20 +197,45 @@ pub(crate) fn router(server: WhopServer, options: &HttpOptions, stop: Cancellati
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_cancellation_token(stop);
-    let server = server.stateless();
-    let service = StreamableHttpService::new(
-        move || Ok(server.new_session()),
-        LocalSessionManager::default().into(),
-        config,
+    let service = |server: WhopServer| {
+        let server = server.stateless();
+        StreamableHttpService::new(
+            move || Ok(server.new_session()),
+            LocalSessionManager::default().into(),
+            config.clone(),
+        )
+    };
+    // With OAuth, one more service, built once, for tokens that may only read.
+    let reads = resource.as_ref().and_then(|_| server.reads_only());
+    let read_names = reads
+        .as_ref()
+        .map(|r| r.exposure().tool_names())
+        .unwrap_or_default();
+    let writes: Arc<[String]> = server
+        .exposure()
+        .tool_names()
+        .into_iter()
+        .filter(|t| !read_names.contains(t))
+        .collect();
+    let endpoint = oauth::endpoint(
+        resource.clone(),
+        service(server),
+        reads.map(service),
+        writes,
     );
     let gate = Gate {
         token: options.token.clone(),
+        oauth: resource.clone(),
         cors_origins: options.allowed_origins.clone(),
     };
-    Router::new()
-        .nest_service("/mcp", service)
+    let mut router = Router::new()
+        .nest_service("/mcp", endpoint)
         .layer(middleware::from_fn_with_state(gate, guard))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(|| async { "ok\n" }));
+    if let Some(resource) = &resource {
+        router = router.merge(resource.metadata_routes());
+    }
+    router
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish (for at most
@@ -198,7 +253,20 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let local = listener.local_addr()?;
-    if options.token.is_none() {
+    let resource = match &options.oauth {
+        Some(o) => {
+            let writes = crate::tools::catalog()
+                .iter()
+                .any(|t| server.exposure().exposes(t) && !crate::tools::is_read_only(t));
+            let resource = Arc::new(ResourceServer::new(o, writes).map_err(std::io::Error::other)?);
+            let warm = resource.clone();
+            tokio::spawn(async move { warm.warm_up().await });
+            tracing::info!(issuer = %o.issuer, resource = %o.resource, metadata = %o.metadata_url(), "OAuth: /mcp needs access tokens from this issuer");
+            Some(resource)
+        }
+        None => None,
+    };
+    if options.token.is_none() && resource.is_none() {
         tracing::warn!(addr = %local, "serving MCP over HTTP without authentication (loopback only); set WHOP_MCP_HTTP_TOKEN to require a bearer token");
     }
     let slots = Arc::new(Semaphore::new(connection_cap()));
@@ -210,6 +278,7 @@ pub async fn serve(
             addr: local,
             ..options
         },
+        resource,
         stop.child_token(),
     );
     let connections = TaskTracker::new();

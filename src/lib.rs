@@ -14,7 +14,8 @@
 //! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
 //! - [`identity`] — the server's name, title, website and icon (`serverInfo`).
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
-//! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
+//! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token or OAuth, DNS-rebinding guard.
+//! - [`oauth`]   — OAuth 2.1 resource server for HTTP: token checks, scopes, metadata.
 //! - [`net`]     — the one loopback/origin rule for URLs.
 //! - `shared`    — state replicas share (wake-ups, delivery ids, poll leases); local by default.
 //! - [`sandbox`] — the `whop-sandbox` crate (an in-memory Whop on loopback for `--demo`, tests
@@ -27,6 +28,7 @@ pub mod http;
 pub mod identity;
 pub mod limits;
 pub mod net;
+pub mod oauth;
 pub mod output;
 pub mod poll;
 pub mod prompts;

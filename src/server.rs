@@ -50,6 +50,8 @@ pub struct WhopServer {
     limits: Limits,
     /// Serving stateless HTTP: no session outlives a request.
     stateless: bool,
+    /// What this server exposes.
+    exposure: Arc<Exposure>,
 }
 
 impl WhopServer {
@@ -72,7 +74,40 @@ impl WhopServer {
             gate,
             limits: Limits::default(),
             stateless: false,
+            exposure: Arc::new(exposure.clone()),
         }
+    }
+
+    /// What this server exposes.
+    pub(crate) fn exposure(&self) -> &Exposure {
+        &self.exposure
+    }
+
+    /// The same server (client, caches, watchers and limits shared) exposing only the tools
+    /// that read, as `--read-only` would: what an OAuth token with the read scope only gets.
+    /// `None` when no tool would be left.
+    pub(crate) fn reads_only(&self) -> Option<Self> {
+        let exposure = Exposure {
+            read_only: true,
+            ..(*self.exposure).clone()
+        };
+        if exposure.tool_names().is_empty() {
+            return None;
+        }
+        let tools = crate::tools::catalog()
+            .iter()
+            .filter(|t| exposure.exposes(t))
+            .cloned()
+            .collect();
+        Some(WhopServer {
+            resources: Arc::new(self.resources.narrowed(&exposure)),
+            router: Arc::new(exposure.router()),
+            tools: Arc::new(tools),
+            prompts: Arc::new(prompts::router(&exposure)),
+            instructions: exposure.instructions().into(),
+            exposure: Arc::new(exposure),
+            ..self.clone()
+        })
     }
 
     /// A copy for a new client session: shares the client, caches and watchers, but has its

@@ -90,6 +90,18 @@ impl Resources {
         }
     }
 
+    /// The same resources (one table of watchers) offered as `exposure` allows: for a server
+    /// that exposes less than this one (an OAuth token with the read scope only).
+    pub(crate) fn narrowed(&self, exposure: &Exposure) -> Self {
+        Resources {
+            toolbox: self.toolbox.clone(),
+            gate: self.gate.clone(),
+            watchers: self.watchers.clone(),
+            channels: self.channels && exposure.exposes_name("list_channels"),
+            messages: self.messages && exposure.exposes_name("list_messages"),
+        }
+    }
+
     /// What a URI names, if this server offers it.
     fn offered(&self, uri: &str) -> Option<ResourceUri> {
         match parse_uri(uri)? {

@@ -30,6 +30,7 @@ mod http;
 mod independent_client;
 mod inspector;
 mod lifecycle;
+mod oauth;
 mod packaging;
 mod release;
 mod schemas;

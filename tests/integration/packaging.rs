@@ -139,12 +139,16 @@ fn config_env_vars() -> BTreeSet<String> {
     asked.into_inner()
 }
 
-/// The variables that only the HTTP transport reads (`--http`, its token, hosts and origins).
+/// The variables that only the HTTP transport reads (`--http`, its token, hosts and origins,
+/// OAuth).
 const HTTP_ONLY: &[&str] = &[
     "WHOP_MCP_HTTP_ADDR",
     "WHOP_MCP_HTTP_TOKEN",
     "WHOP_MCP_ALLOWED_HOSTS",
     "WHOP_MCP_ALLOWED_ORIGINS",
+    "WHOP_MCP_OAUTH_ISSUER",
+    "WHOP_MCP_OAUTH_JWKS_URL",
+    "WHOP_MCP_PUBLIC_URL",
 ];
 
 /// The variables a server started over stdio reads.
