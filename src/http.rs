@@ -14,6 +14,9 @@
 //!   bodies within 10 s, at most 512 connections at once (see [`serve`]).
 //! - The client's token is the MCP server's business only: it is never sent to Whop, which
 //!   always sees the server's own `WHOP_API_KEY`.
+//! - With `WHOP_WEBHOOK_SECRET` set, `POST /webhooks/whop` receives Whop's webhooks
+//!   ([`crate::webhooks`]): authenticated by their signature, not by the bearer token, and
+//!   answered whatever the `Host` (Whop calls the public name).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -37,7 +40,7 @@ use rmcp::transport::streamable_http_server::{
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{server::WhopServer, whop::Secret};
+use crate::{server::WhopServer, webhooks::Verifier, whop::Secret};
 
 /// Largest request body accepted on `/mcp`.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -59,6 +62,8 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Browser origins allowed to call the server (CORS and Origin validation).
     pub allowed_origins: Vec<String>,
+    /// Receive Whop webhooks at `/webhooks/whop`, checked with this (`WHOP_WEBHOOK_SECRET`).
+    pub webhooks: Option<Verifier>,
 }
 
 /// Compares in time that does not depend on where the inputs differ.
@@ -142,8 +147,10 @@ fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
     }
 }
 
-/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok").
+/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok"), and the
+/// webhook receiver when a secret is configured.
 pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken) -> Router {
+    let state = server.shared_state();
     let port = options.addr.port();
     let mut hosts: Vec<String> = vec![
         "localhost".into(),
@@ -177,32 +184,40 @@ pub fn router(server: WhopServer, options: &HttpOptions, stop: CancellationToken
         token: options.token.clone(),
         cors_origins: options.allowed_origins.clone(),
     };
-    Router::new()
+    let app = Router::new()
         .nest_service("/mcp", service)
         .layer(middleware::from_fn_with_state(gate, guard))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(|| async { "ok\n" }));
+    match &options.webhooks {
+        Some(verifier) => app.merge(crate::webhooks::routes(verifier.clone(), state)),
+        None => app,
+    }
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish (for at most
-/// [`DRAIN`]).
-///
-/// Each connection is served by hyper with a header deadline ([`HEADER_TIMEOUT`], which also
-/// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
-/// wait in the kernel's backlog, costing us nothing), and every `/mcp` body must arrive
-/// within [`BODY_TIMEOUT`]: sockets that send nothing, or send slowly, are closed, so they
-/// cannot starve legitimate clients of file descriptors or memory.
+/// Binds the HTTP address (port 0 picks a free one), so the caller knows the address before
+/// serving.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves MCP on `listener` until `shutdown` resolves, then lets requests in flight finish
+/// (see [`serve_app`]).
 pub async fn serve(
+    listener: tokio::net::TcpListener,
     server: WhopServer,
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let local = listener.local_addr()?;
     if options.token.is_none() {
         tracing::warn!(addr = %local, "serving MCP over HTTP without authentication (loopback only); set WHOP_MCP_HTTP_TOKEN to require a bearer token");
     }
-    let slots = Arc::new(Semaphore::new(connection_cap()));
-    eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz)");
+    let webhooks = if options.webhooks.is_some() {
+        format!(", Whop webhooks: {}", crate::webhooks::ROUTE)
+    } else {
+        String::new()
+    };
+    eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz{webhooks})");
     let stop = CancellationToken::new();
     let app = router(
         server,
@@ -212,6 +227,25 @@ pub async fn serve(
         },
         stop.child_token(),
     );
+    serve_app(listener, app, stop, shutdown).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then cancels `stop` and lets requests
+/// in flight finish (for at most [`DRAIN`]).
+///
+/// Each connection is served by hyper with a header deadline ([`HEADER_TIMEOUT`], which also
+/// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
+/// wait in the kernel's backlog, costing us nothing), and every body must arrive within
+/// [`BODY_TIMEOUT`] (the routes read them so): sockets that send nothing, or send slowly, are
+/// closed, so they cannot starve legitimate clients of file descriptors or memory.
+pub(crate) async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = Arc::new(Semaphore::new(connection_cap()));
     let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
@@ -264,7 +298,6 @@ pub async fn serve(
             DRAIN.as_secs()
         );
     }
-    Ok(())
 }
 
 /// How many connections to serve at once: [`MAX_CONNECTIONS`], or fewer if the process may not
