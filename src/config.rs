@@ -1058,7 +1058,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("WHOP_WEBHOOK_SECRET starts with whsec_"), "{e}");
+        assert!(
+            e.starts_with("WHOP_WEBHOOK_SECRET starts with whsec_"),
+            "{e}"
+        );
         assert!(!e.contains("hunter2"), "{e}");
     }
 

@@ -123,10 +123,12 @@ pub struct Handle {
 impl Handle {
     /// The embedded state: this process only.
     pub fn local() -> Self {
-        Handle {
-            engine: Arc::new(Local::new()),
-            replicated: false,
-        }
+        Self::with_engine(Arc::new(Local::new()), false)
+    }
+
+    /// A handle on `engine`; `replicated` says whether it reaches other processes.
+    pub(crate) fn with_engine(engine: Arc<dyn Shared>, replicated: bool) -> Self {
+        Handle { engine, replicated }
     }
 
     /// Whether wake-ups published here reach other processes (replicas, stdio servers).

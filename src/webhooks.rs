@@ -57,6 +57,8 @@ pub const DELIVERY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most signatures looked at in one `webhook-signature` header (the standard allows several,
 /// for secret rotation; a handful is plenty).
 const MAX_SIGNATURES: usize = 16;
+/// Longest `webhook-id` accepted (it is remembered, possibly in a shared store).
+const MAX_ID_LEN: usize = 256;
 
 /// The key deliveries are checked with, from the endpoint secret. Its `Debug` shows nothing.
 #[derive(Clone)]
@@ -140,8 +142,13 @@ impl<'a> Signed<'a> {
                 .filter(|v| !v.is_empty())
                 .ok_or(Refusal::Missing(name))
         };
+        let id = get("webhook-id")?;
+        // Ids are short tokens (`msg_…`); anything else is not a delivery to remember.
+        if id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Refusal::Id);
+        }
         Ok(Signed {
-            id: get("webhook-id")?,
+            id,
             timestamp: get("webhook-timestamp")?,
             signatures: get("webhook-signature")?,
         })
@@ -152,6 +159,7 @@ impl<'a> Signed<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
     Missing(&'static str),
+    Id,
     Timestamp,
     /// Seconds off, positive when the delivery is dated in the future.
     Skewed(i64),
@@ -163,6 +171,10 @@ impl std::fmt::Display for Refusal {
         let limit = TOLERANCE.as_secs();
         match self {
             Refusal::Missing(name) => write!(f, "missing {name} header (Standard Webhooks)"),
+            Refusal::Id => write!(
+                f,
+                "webhook-id must be printable ASCII of at most {MAX_ID_LEN} bytes"
+            ),
             Refusal::Timestamp => f.write_str("webhook-timestamp is not a Unix time in seconds"),
             Refusal::Skewed(s) if *s > 0 => write!(
                 f,
@@ -207,7 +219,8 @@ pub(crate) fn classify(body: &[u8]) -> Result<Event, String> {
         return Err("the body has no \"type\" (not a Whop webhook event)".into());
     };
     if kind != "chat.message.created" {
-        return Ok(Event::Ignored(kind.chars().take(64).collect()));
+        let shown: String = kind.chars().take(64).collect();
+        return Ok(Event::Ignored(crate::output::text::inline(&shown)));
     }
     let channel = v.pointer("/data/channel");
     let Some(id) = channel
@@ -480,6 +493,7 @@ mod tests {
     fn refusals_never_repeat_what_they_were_given() {
         for r in [
             Refusal::Missing("webhook-signature"),
+            Refusal::Id,
             Refusal::Timestamp,
             Refusal::Skewed(-999),
             Refusal::Signature,

@@ -326,3 +326,107 @@ async fn watch(p: Poller, mut base: Baseline) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::{BoxFut, Local, Shared};
+
+    /// The embedded state, except that this replica holds no poll lease unless `lease`, and
+    /// every publish is recorded.
+    struct Replica {
+        local: Local,
+        lease: bool,
+        published: Mutex<Vec<String>>,
+    }
+
+    impl Shared for Replica {
+        fn publish_wake<'a>(&'a self, channel_id: &'a str) -> BoxFut<'a, ()> {
+            self.published.lock().unwrap().push(channel_id.to_owned());
+            self.local.publish_wake(channel_id)
+        }
+        fn wakes(&self) -> broadcast::Receiver<Arc<str>> {
+            self.local.wakes()
+        }
+        fn first_delivery<'a>(&'a self, id: &'a str, ttl: Duration) -> BoxFut<'a, bool> {
+            self.local.first_delivery(id, ttl)
+        }
+        fn poll_lease<'a>(&'a self, _: &'a str, _: Duration) -> BoxFut<'a, bool> {
+            Box::pin(std::future::ready(self.lease))
+        }
+    }
+
+    async fn setup(
+        lease: bool,
+        interval: Duration,
+    ) -> (whop_sandbox::Sandbox, Watchers, Arc<Replica>, String) {
+        let sb = whop_sandbox::Sandbox::start(([127, 0, 0, 1], 0).into(), "k_watch_test")
+            .await
+            .unwrap();
+        let client = whop::Client::new(whop::ClientOptions {
+            base_url: sb.base_url(),
+            api_key: whop::Secret::new("k_watch_test"),
+            api_version: whop::DEFAULT_API_VERSION.into(),
+            policy: whop::RetryPolicy::default(),
+        })
+        .unwrap();
+        let replica = Arc::new(Replica {
+            local: Local::new(),
+            lease,
+            published: Mutex::default(),
+        });
+        let state = Handle::with_engine(replica.clone(), true);
+        let feed = sb.channel_id("General");
+        (
+            sb,
+            Watchers::with_state(client, interval, state),
+            replica,
+            feed,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_makes_the_watcher_fetch_at_once() {
+        let (sb, hub, replica, feed) = setup(true, Duration::from_secs(3600)).await;
+        let mut sub = hub.subscribe(&feed);
+        sb.post_as("chloe", &feed, "pushed");
+        let started = std::time::Instant::now();
+        replica.local.publish_wake(&feed).await;
+        let update = tokio::time::timeout(Duration::from_secs(2), sub.next()).await;
+        assert_eq!(update.unwrap(), Some(Update::New));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // Found through a wake-up: nothing to tell the other replicas.
+        assert!(replica.published.lock().unwrap().is_empty());
+        // A wake-up for another channel wakes nobody here.
+        sb.clear_requests();
+        replica.local.publish_wake("feed_other").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sb.requests_to("GET", "/messages").is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_the_lease_a_watcher_skips_its_polls_but_not_wake_ups() {
+        let (sb, hub, replica, feed) = setup(false, Duration::from_millis(100)).await;
+        let mut sub = hub.subscribe(&feed);
+        sb.post_as("chloe", &feed, "polled by another replica");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(
+            sb.requests_to("GET", "/messages").is_empty(),
+            "another replica holds the lease and polls"
+        );
+        replica.local.publish_wake(&feed).await;
+        let update = tokio::time::timeout(Duration::from_secs(2), sub.next()).await;
+        assert_eq!(update.unwrap(), Some(Update::New));
+    }
+
+    #[tokio::test]
+    async fn what_a_poll_finds_is_published_for_the_other_replicas() {
+        let (sb, hub, replica, feed) = setup(true, Duration::from_millis(100)).await;
+        let mut sub = hub.subscribe(&feed);
+        sb.post_as("chloe", &feed, "found by polling");
+        let update = tokio::time::timeout(Duration::from_secs(2), sub.next()).await;
+        assert_eq!(update.unwrap(), Some(Update::New));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*replica.published.lock().unwrap(), [feed]);
+    }
+}

@@ -36,3 +36,4 @@ mod schemas;
 mod search;
 mod secrets;
 mod toolsets;
+mod webhooks;

@@ -139,12 +139,15 @@ fn config_env_vars() -> BTreeSet<String> {
     asked.into_inner()
 }
 
-/// The variables that only the HTTP transport reads (`--http`, its token, hosts and origins).
+/// The variables that only the HTTP transport reads (`--http`, its token, hosts and origins,
+/// and the webhook receiver's secret with the safety-net polling that push mode brings).
 const HTTP_ONLY: &[&str] = &[
     "WHOP_MCP_HTTP_ADDR",
     "WHOP_MCP_HTTP_TOKEN",
     "WHOP_MCP_ALLOWED_HOSTS",
     "WHOP_MCP_ALLOWED_ORIGINS",
+    "WHOP_WEBHOOK_SECRET",
+    "WHOP_SAFETY_POLL_SECONDS",
 ];
 
 /// The variables a server started over stdio reads.
