@@ -702,3 +702,32 @@ async fn the_standalone_receiver_acknowledges_good_deliveries_and_refuses_bad_on
     );
     assert!(!stderr.contains(SECRET));
 }
+
+#[tokio::test]
+async fn waits_on_one_channel_share_one_poller() {
+    let sb = common::sandbox().await;
+    let client = common::connect(common::command(&sb, &[("WHOP_POLL_SECONDS", "1")])).await;
+    let feed = sb.channel_id("General");
+    let wait = || {
+        common::call(
+            &client,
+            "wait_for_messages",
+            json!({"channel_id": feed, "timeout_seconds": 4}),
+        )
+    };
+    let count = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sb.clear_requests();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        sb.requests_to("GET", "/messages").len()
+    };
+    let (a, b, c, polls) = tokio::join!(wait(), wait(), wait(), count);
+    for r in [a, b, c] {
+        assert_eq!(common::ok(&r).1["timed_out"], true);
+    }
+    // One watcher polling each second, not one poller per wait (which would make about 9).
+    assert!(
+        (2..=4).contains(&polls),
+        "{polls} polls in 3 s for three waits"
+    );
+}
