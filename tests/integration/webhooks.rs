@@ -323,7 +323,9 @@ async fn a_repeated_delivery_is_acknowledged_and_wakes_only_once() {
     wait.abort();
 }
 
-#[tokio::test]
+// Two worker threads: the in-process sandbox answers the server while the test's own client
+// waits, so the figure is the server's, not this runtime's queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_wakes_a_waiting_wait_at_once() {
     let sb = common::sandbox().await;
     let server = server(&sb);
