@@ -45,15 +45,15 @@ use crate::shared::Handle;
 pub const ROUTE: &str = "/webhooks/whop";
 /// Largest delivery accepted. A `chat.message.created` carries one message (at most a few
 /// KiB of text plus attachment and poll metadata); 256 KiB leaves a wide margin.
-pub const MAX_BODY: usize = 256 * 1024;
+pub(crate) const MAX_BODY: usize = 256 * 1024;
 /// Longest a sender may take to send a delivery's body.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How far `webhook-timestamp` may be from this server's clock, either way (the standard's
 /// default): an older delivery could be a replay, a newer one a forgery made in advance.
-pub const TOLERANCE: Duration = Duration::from_secs(5 * 60);
+pub(crate) const TOLERANCE: Duration = Duration::from_secs(5 * 60);
 /// How long a delivery id is remembered to drop repeats: a day covers a sender's quick
 /// retries. A repeat after that only wakes the channel once more, which costs one fetch.
-pub const DELIVERY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const DELIVERY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Most signatures looked at in one `webhook-signature` header (the standard allows several,
 /// for secret rotation; a handful is plenty).
 const MAX_SIGNATURES: usize = 16;
@@ -263,7 +263,7 @@ struct Receiver {
 }
 
 /// The receiver's route, `POST` [`ROUTE`], for a router of its own or the HTTP transport's.
-pub fn routes(verifier: Verifier, state: Handle) -> Router {
+pub(crate) fn routes(verifier: Verifier, state: Handle) -> Router {
     Router::new().route(
         ROUTE,
         post(receive).with_state(Receiver { verifier, state }),
