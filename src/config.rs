@@ -17,8 +17,9 @@ use crate::{
     http::HttpOptions,
     net,
     oauth::OAuthOptions,
-    poll::DEFAULT_POLL_SECONDS,
+    poll::{DEFAULT_POLL_SECONDS, DEFAULT_SAFETY_POLL_SECONDS},
     tools::Settings,
+    webhooks::Verifier,
     whop::{ClientOptions, DEFAULT_API_VERSION, DEFAULT_BASE_URL, RetryPolicy, Secret},
 };
 
@@ -35,8 +36,10 @@ use crate::{
         The Whop API key is read only from the WHOP_API_KEY environment variable.",
     after_help = "Environment: WHOP_API_KEY (required unless --demo), WHOP_BASE_URL, WHOP_API_VERSION, \
         WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_TOOLSETS, WHOP_POLL_SECONDS, \
-        WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
-        WHOP_MCP_ALLOWED_ORIGINS, WHOP_MCP_OAUTH_ISSUER, WHOP_MCP_OAUTH_JWKS_URL, WHOP_MCP_PUBLIC_URL, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
+        WHOP_SAFETY_POLL_SECONDS, WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
+        WHOP_MCP_ALLOWED_ORIGINS, WHOP_MCP_OAUTH_ISSUER, WHOP_MCP_OAUTH_JWKS_URL, WHOP_MCP_PUBLIC_URL, WHOP_WEBHOOK_SECRET (with --http: receive Whop webhooks at /webhooks/whop; \
+        environment only, as a flag would show the secret in process lists and shell history), \
+        RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -66,6 +69,14 @@ pub fn parse_cli() -> Cli {
                 POLL_SECONDS.end()
             ),
         ),
+        (
+            "safety_poll_seconds",
+            format!(
+                "Seconds between safety-net polls when webhooks announce new messages ({}–{}) [env: WHOP_SAFETY_POLL_SECONDS] [default: {DEFAULT_SAFETY_POLL_SECONDS}]",
+                SAFETY_POLL_SECONDS.start(),
+                SAFETY_POLL_SECONDS.end()
+            ),
+        ),
     ];
     let command = defaults.into_iter().fold(Cli::command(), |c, (arg, help)| {
         c.mut_arg(arg, |a| a.help(help))
@@ -79,6 +90,18 @@ pub enum Command {
     /// Serve the built-in Whop sandbox (an in-memory fake of the Whop REST v1 chat API) over
     /// HTTP, so any client can be pointed at it with WHOP_BASE_URL.
     Sandbox(SandboxArgs),
+    /// Receive Whop webhooks alone (POST /webhooks/whop, GET /healthz), for a small public
+    /// ingress when the MCP servers are not reachable from Whop. Needs WHOP_WEBHOOK_SECRET
+    /// (environment only: a flag would show it in process lists), no Whop API key.
+    Webhooks(WebhooksArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8788 (deliveries are authenticated by their
+    /// signature, so any address is allowed)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +153,9 @@ pub struct ServeArgs {
     /// Seconds between polls (help written by parse_cli)
     #[arg(long, value_name = "SECONDS")]
     pub poll_seconds: Option<String>,
+    /// Seconds between safety-net polls (help written by parse_cli)
+    #[arg(long, value_name = "SECONDS")]
+    pub safety_poll_seconds: Option<String>,
     /// Serve Streamable HTTP at http://ADDR/mcp instead of stdio, e.g. 127.0.0.1:8080
     /// [env: WHOP_MCP_HTTP_ADDR]. Clients must send WHOP_MCP_HTTP_TOKEN when it is set; without
     /// it only loopback addresses are allowed.
@@ -160,6 +186,8 @@ pub struct ServeArgs {
 
 /// Allowed values of `WHOP_POLL_SECONDS`.
 const POLL_SECONDS: std::ops::RangeInclusive<u64> = 1..=60;
+/// Allowed values of `WHOP_SAFETY_POLL_SECONDS`.
+const SAFETY_POLL_SECONDS: std::ops::RangeInclusive<u64> = 5..=3600;
 
 /// Everything the server needs, validated; each part goes to its owner as it is.
 #[derive(Debug, Clone)]
@@ -174,6 +202,48 @@ pub struct Config {
     pub exposure: Exposure,
     /// Serve Streamable HTTP instead of stdio.
     pub http: Option<HttpOptions>,
+    /// Where state shared with other replicas lives.
+    pub state: StateOptions,
+}
+
+/// Where replicas keep the state they share ([`crate::shared::open`]). Nothing to set yet:
+/// the embedded state (this process only) is the one there is; an engine's settings go here.
+#[derive(Debug, Clone, Default)]
+pub struct StateOptions {}
+
+/// `whop-chat-mcp webhooks`: the standalone receiver's settings, validated.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    pub addr: SocketAddr,
+    pub verifier: Verifier,
+    pub state: StateOptions,
+}
+
+impl ReceiverConfig {
+    pub fn from_sources(
+        args: &WebhooksArgs,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let serve = ServeArgs::default();
+        let src = Sources { args: &serve, env };
+        let Ok(addr) = args.listen.trim().parse::<SocketAddr>() else {
+            return err(format!(
+                "--listen must be an address like 0.0.0.0:8788, got {:?}",
+                args.listen
+            ));
+        };
+        let Some(verifier) = webhook_verifier(&src)? else {
+            return err(
+                "WHOP_WEBHOOK_SECRET is not set: export the secret Whop returned when you created the webhook \
+                 (POST /webhooks) in WHOP_WEBHOOK_SECRET; the receiver refuses every delivery without it",
+            );
+        };
+        Ok(ReceiverConfig {
+            addr,
+            verifier,
+            state: StateOptions::default(),
+        })
+    }
 }
 
 /// A configuration problem: printed as one line on stderr before the process exits 2.
@@ -354,25 +424,29 @@ impl Config {
             .iter()
             .map(canonical_dir)
             .collect::<Result<Vec<_>, _>>()?;
-        let poll_seconds = match src.pick(&args.poll_seconds, "--poll-seconds", "WHOP_POLL_SECONDS")
-        {
-            None => DEFAULT_POLL_SECONDS,
-            Some(Given { value, name }) => match value.parse::<u64>() {
-                Err(_) => {
-                    return err(format!(
-                        "{name} must be a whole number of seconds, got {value:?}"
-                    ));
-                }
-                Ok(s) if !POLL_SECONDS.contains(&s) => {
-                    return err(format!(
-                        "{name} must be between {} and {}, got {s}",
-                        POLL_SECONDS.start(),
-                        POLL_SECONDS.end()
-                    ));
-                }
-                Ok(s) => s,
-            },
-        };
+        let poll_seconds = seconds(
+            src.pick(&args.poll_seconds, "--poll-seconds", "WHOP_POLL_SECONDS"),
+            POLL_SECONDS,
+            DEFAULT_POLL_SECONDS,
+        )?;
+        let safety_poll_seconds = seconds(
+            src.pick(
+                &args.safety_poll_seconds,
+                "--safety-poll-seconds",
+                "WHOP_SAFETY_POLL_SECONDS",
+            ),
+            SAFETY_POLL_SECONDS,
+            DEFAULT_SAFETY_POLL_SECONDS,
+        )?;
+        let http = http_options(&src)?;
+        // Push mode: this process receives webhooks (later also: a shared state brings them).
+        let push = http.as_ref().is_some_and(|h| h.webhooks.is_some());
+        if http.is_none() && src.env("WHOP_WEBHOOK_SECRET").is_some() {
+            eprintln!(
+                "whop-chat-mcp: warning: WHOP_WEBHOOK_SECRET is set, but only the HTTP server (--http) and \
+                 `whop-chat-mcp webhooks` receive webhooks; over stdio new messages are found by polling"
+            );
+        }
         let tools = Settings {
             company_id,
             upload_roots,
@@ -384,6 +458,8 @@ impl Config {
                 "WHOP_SEND_CHANNELS",
             )?,
             poll_interval: Duration::from_secs(poll_seconds),
+            push,
+            safety_poll_interval: Duration::from_secs(safety_poll_seconds),
         };
 
         let exposure = Exposure::new(
@@ -398,9 +474,47 @@ impl Config {
             whop,
             tools,
             exposure,
-            http: http_options(&src)?,
+            http,
+            state: StateOptions::default(),
         })
     }
+}
+
+/// A whole number of seconds within `range`, or `default` when not given.
+fn seconds(
+    given: Option<Given>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    let Some(Given { value, name }) = given else {
+        return Ok(default);
+    };
+    match value.parse::<u64>() {
+        Err(_) => err(format!(
+            "{name} must be a whole number of seconds, got {value:?}"
+        )),
+        Ok(s) if !range.contains(&s) => err(format!(
+            "{name} must be between {} and {}, got {s}",
+            range.start(),
+            range.end()
+        )),
+        Ok(s) => Ok(s),
+    }
+}
+
+/// The webhook verifier from `WHOP_WEBHOOK_SECRET` (environment only), if set. The refusal
+/// never repeats the value.
+fn webhook_verifier<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<Option<Verifier>, ConfigError> {
+    let Some(secret) = src.env("WHOP_WEBHOOK_SECRET") else {
+        return Ok(None);
+    };
+    Verifier::from_secret(&secret).map(Some).or_else(|why| {
+        err(format!(
+            "WHOP_WEBHOOK_SECRET {why}: paste the webhook_secret Whop returned when the webhook was created (ws_…)"
+        ))
+    })
 }
 
 /// The HTTP transport's options, or `None` for stdio. Refuses an unauthenticated server
@@ -460,6 +574,7 @@ fn http_options<E: Fn(&str) -> Option<String>>(
         oauth,
         allowed_hosts,
         allowed_origins,
+        webhooks: webhook_verifier(src)?,
     }))
 }
 
@@ -1010,6 +1125,72 @@ mod tests {
             assert!(e.contains("user name or password"), "{e}");
             assert!(!e.contains("hunter2secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_webhook_secret_turns_http_into_push_mode() {
+        let key = ("WHOP_API_KEY", "k");
+        let secret = ("WHOP_WEBHOOK_SECRET", "ws_0123456789abcdef0123456789abcdef");
+        let c = build(&["--http", "127.0.0.1:8080"], &[key, secret]).unwrap();
+        assert!(c.http.unwrap().webhooks.is_some() && c.tools.push);
+        assert_eq!(
+            c.tools.watch_interval(),
+            Duration::from_secs(DEFAULT_SAFETY_POLL_SECONDS)
+        );
+        // Without a receiver in this process (stdio), polling stays the mechanism.
+        let c = build(&[], &[key, secret]).unwrap();
+        assert!(!c.tools.push);
+        assert_eq!(
+            c.tools.watch_interval(),
+            Duration::from_secs(DEFAULT_POLL_SECONDS)
+        );
+        let c = build(&["--http", "127.0.0.1:8080"], &[key]).unwrap();
+        assert!(c.http.unwrap().webhooks.is_none() && !c.tools.push);
+        // Push never polls more often than polling alone would.
+        let c = build(
+            &["--http", "127.0.0.1:8080", "--poll-seconds", "60"],
+            &[key, secret, ("WHOP_SAFETY_POLL_SECONDS", "10")],
+        )
+        .unwrap();
+        assert_eq!(c.tools.watch_interval(), Duration::from_secs(60));
+        for (v, needle) in [
+            ("4", "between 5 and 3600"),
+            ("soon", "WHOP_SAFETY_POLL_SECONDS must be a whole number"),
+        ] {
+            let e = build(&[], &[key, ("WHOP_SAFETY_POLL_SECONDS", v)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{v}: {e}");
+        }
+        let e = build(
+            &["--http", "127.0.0.1:8080"],
+            &[key, ("WHOP_WEBHOOK_SECRET", "whsec_%%notbase64hunter2")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("WHOP_WEBHOOK_SECRET starts with whsec_"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_standalone_receiver_needs_a_secret_and_an_address() {
+        let args = |listen: &str| WebhooksArgs {
+            listen: listen.into(),
+        };
+        let env = |k: &str| (k == "WHOP_WEBHOOK_SECRET").then(|| "ws_abc".to_owned());
+        let c = ReceiverConfig::from_sources(&args("0.0.0.0:8788"), env).unwrap();
+        assert_eq!(c.addr, "0.0.0.0:8788".parse().unwrap());
+        let e = ReceiverConfig::from_sources(&args("0.0.0.0:8788"), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("WHOP_WEBHOOK_SECRET is not set"), "{e}");
+        let e = ReceiverConfig::from_sources(&args("everywhere"), env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--listen must be an address"), "{e}");
     }
 
     #[test]

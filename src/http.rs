@@ -16,6 +16,9 @@
 //!   bodies within 10 s, at most 512 connections at once (see [`serve`]).
 //! - The client's token is the MCP server's business only: it is never sent to Whop, which
 //!   always sees the server's own `WHOP_API_KEY`.
+//! - With `WHOP_WEBHOOK_SECRET` set, `POST /webhooks/whop` receives Whop's webhooks
+//!   ([`crate::webhooks`]): authenticated by their signature, not by the bearer token, and
+//!   answered whatever the `Host` (Whop calls the public name).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -42,6 +45,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     oauth::{self, OAuthOptions, ResourceServer},
     server::WhopServer,
+    webhooks::Verifier,
     whop::Secret,
 };
 
@@ -67,6 +71,8 @@ pub struct HttpOptions {
     pub(crate) allowed_hosts: Vec<String>,
     /// Browser origins allowed to call the server (CORS and Origin validation).
     pub(crate) allowed_origins: Vec<String>,
+    /// Receive Whop webhooks at `/webhooks/whop`, checked with this (`WHOP_WEBHOOK_SECRET`).
+    pub webhooks: Option<Verifier>,
 }
 
 /// Compares in time that does not depend on where the inputs differ.
@@ -166,14 +172,16 @@ fn add_cors(response: &mut Response, origin: &str, preflight: bool) {
     }
 }
 
-/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok"), and with
-/// OAuth the protected-resource metadata, open too.
+/// The router: `/mcp` behind the guard, `/healthz` open (it says nothing but "ok"), with
+/// OAuth the protected-resource metadata, open too, and the webhook receiver when a secret is
+/// configured (authenticated by its signature, so outside the guard).
 pub(crate) fn router(
     server: WhopServer,
     options: &HttpOptions,
     resource: Option<Arc<ResourceServer>>,
     stop: CancellationToken,
 ) -> Router {
+    let state = server.shared_state();
     let port = options.addr.port();
     let mut hosts: Vec<String> = vec![
         "localhost".into(),
@@ -235,23 +243,26 @@ pub(crate) fn router(
     if let Some(resource) = &resource {
         router = router.merge(resource.metadata_routes());
     }
+    if let Some(verifier) = &options.webhooks {
+        router = router.merge(crate::webhooks::routes(verifier.clone(), state));
+    }
     router
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish (for at most
-/// [`DRAIN`]).
-///
-/// Each connection is served by hyper with a header deadline ([`HEADER_TIMEOUT`], which also
-/// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
-/// wait in the kernel's backlog, costing us nothing), and every `/mcp` body must arrive
-/// within [`BODY_TIMEOUT`]: sockets that send nothing, or send slowly, are closed, so they
-/// cannot starve legitimate clients of file descriptors or memory.
+/// Binds the HTTP address (port 0 picks a free one), so the caller knows the address before
+/// serving.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves MCP on `listener` until `shutdown` resolves, then lets requests in flight finish
+/// (see [`serve_app`]).
 pub async fn serve(
+    listener: tokio::net::TcpListener,
     server: WhopServer,
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let local = listener.local_addr()?;
     let resource = match &options.oauth {
         Some(o) => {
@@ -269,8 +280,12 @@ pub async fn serve(
     if options.token.is_none() && resource.is_none() {
         tracing::warn!(addr = %local, "serving MCP over HTTP without authentication (loopback only); set WHOP_MCP_HTTP_TOKEN to require a bearer token");
     }
-    let slots = Arc::new(Semaphore::new(connection_cap()));
-    eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz)");
+    let webhooks = if options.webhooks.is_some() {
+        format!(", Whop webhooks: {}", crate::webhooks::ROUTE)
+    } else {
+        String::new()
+    };
+    eprintln!("whop-chat-mcp: serving MCP at http://{local}/mcp (health: /healthz{webhooks})");
     let stop = CancellationToken::new();
     let app = router(
         server,
@@ -281,6 +296,25 @@ pub async fn serve(
         resource,
         stop.child_token(),
     );
+    serve_app(listener, app, stop, shutdown).await;
+    Ok(())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then cancels `stop` and lets requests
+/// in flight finish (for at most [`DRAIN`]).
+///
+/// Each connection is served by hyper with a header deadline ([`HEADER_TIMEOUT`], which also
+/// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
+/// wait in the kernel's backlog, costing us nothing), and every body must arrive within
+/// [`BODY_TIMEOUT`] (the routes read them so): sockets that send nothing, or send slowly, are
+/// closed, so they cannot starve legitimate clients of file descriptors or memory.
+pub(crate) async fn serve_app(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = Arc::new(Semaphore::new(connection_cap()));
     let connections = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
@@ -333,7 +367,6 @@ pub async fn serve(
             DRAIN.as_secs()
         );
     }
-    Ok(())
 }
 
 /// How many connections to serve at once: [`MAX_CONNECTIONS`], or fewer if the process may not

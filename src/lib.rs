@@ -17,7 +17,8 @@
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token or OAuth, DNS-rebinding guard.
 //! - [`oauth`]   — OAuth 2.1 resource server for HTTP: token checks, scopes, metadata.
 //! - [`net`]     — the one loopback/origin rule for URLs.
-//! - `shared`    — state replicas share (wake-ups, delivery ids, poll leases); local by default.
+//! - [`shared`]  — state replicas share (wake-ups, delivery ids, poll leases); local by default.
+//! - [`webhooks`] — Whop webhooks: signature checks, `POST /webhooks/whop`, the standalone receiver.
 //! - [`sandbox`] — the `whop-sandbox` crate (an in-memory Whop on loopback for `--demo`, tests
 //!   and benchmarks), re-exported under its old path.
 
@@ -34,11 +35,10 @@ pub mod poll;
 pub mod prompts;
 pub mod resources;
 pub mod server;
-// Wired in by the webhook receiver and the Redis state that build on it.
-#[allow(dead_code)]
-pub(crate) mod shared;
+pub mod shared;
 pub mod tools;
 pub mod transport;
+pub mod webhooks;
 pub mod whop;
 
 pub use whop_sandbox as sandbox;

@@ -1,5 +1,5 @@
-//! Entry point: parse configuration once, log to stderr, serve MCP on stdio (or run the
-//! standalone sandbox). The only place `anyhow` is used.
+//! Entry point: parse configuration once, log to stderr, serve MCP on stdio or HTTP (or run
+//! the standalone sandbox or webhook receiver). The only place `anyhow` is used.
 
 use std::{process::ExitCode, time::Duration};
 
@@ -7,11 +7,11 @@ use anyhow::Context as _;
 use rmcp::ServiceExt as _;
 use tracing_subscriber::{filter::Targets, prelude::*};
 use whop_chat_mcp::{
-    config::{self, Command, Config, SandboxArgs},
+    config::{self, Command, Config, ReceiverConfig, SandboxArgs},
     gate::{self, Gate},
     sandbox::Sandbox,
     server::WhopServer,
-    transport, whop,
+    shared, transport, webhooks, whop,
 };
 
 fn main() -> ExitCode {
@@ -31,6 +31,18 @@ fn main() -> ExitCode {
         Some(Command::Sandbox(args)) => {
             init_logging(Gate::default());
             runtime.block_on(run_sandbox(args))
+        }
+        Some(Command::Webhooks(args)) => {
+            match ReceiverConfig::from_sources(&args, |name| std::env::var(name).ok()) {
+                Ok(config) => {
+                    init_logging(Gate::default());
+                    runtime.block_on(run_receiver(config))
+                }
+                Err(e) => {
+                    eprintln!("whop-chat-mcp: {e}");
+                    return ExitCode::from(2);
+                }
+            }
         }
         None => match Config::from_sources(&cli.serve, |name| std::env::var(name).ok()) {
             Ok(config) => {
@@ -94,11 +106,40 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Over HTTP the demo sandbox delivers webhooks to this server, signed with a secret made
+    // for this run (the sandbox is the only sender), so the demo runs the whole push path.
+    let demo_secret = match (&sandbox, &mut config.http) {
+        (Some(_), Some(http)) => {
+            let secret = format!(
+                "ws_demo_{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            http.webhooks = Some(
+                webhooks::Verifier::from_secret(&secret)
+                    .map_err(|e| anyhow::anyhow!("demo webhook secret {e}"))?,
+            );
+            config.tools.push = true;
+            Some(secret)
+        }
+        _ => None,
+    };
+    let state = shared::open(&config.state).await;
     let client = whop::Client::new(config.whop)?;
-    let server = WhopServer::new(client, config.tools, &config.exposure);
+    let server = WhopServer::with_state(client, config.tools, &config.exposure, state);
     if let Some(options) = config.http {
         let addr = options.addr;
-        whop_chat_mcp::http::serve(server, options, async {
+        let listener = whop_chat_mcp::http::bind(addr)
+            .await
+            .with_context(|| format!("cannot serve HTTP on {addr}"))?;
+        if let (Some(sandbox), Some(secret)) = (&sandbox, &demo_secret) {
+            let url = format!("http://{}{}", listener.local_addr()?, webhooks::ROUTE);
+            sandbox
+                .deliver_webhooks(&url, secret)
+                .map_err(|e| anyhow::anyhow!("cannot wire the demo sandbox's webhooks: {e}"))?;
+            tracing::info!(%url, "demo mode: the sandbox delivers webhooks to this server");
+        }
+        whop_chat_mcp::http::serve(listener, server, options, async {
             let signal = shutdown_signal().await;
             tracing::info!(%signal, "shutting down");
         })
@@ -148,6 +189,17 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     let signal = shutdown_signal().await;
     eprintln!("whop-chat-mcp sandbox: {signal}, stopping");
     Ok(())
+}
+
+/// `whop-chat-mcp webhooks --listen ADDR`: the webhook receiver alone.
+async fn run_receiver(config: ReceiverConfig) -> anyhow::Result<()> {
+    let state = shared::open(&config.state).await;
+    webhooks::serve_standalone(config.addr, config.verifier, state, async {
+        let signal = shutdown_signal().await;
+        tracing::info!(%signal, "shutting down");
+    })
+    .await
+    .with_context(|| format!("cannot listen on {}", config.addr))
 }
 
 /// Resolves on SIGINT or SIGTERM, saying which.

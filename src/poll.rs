@@ -1,5 +1,7 @@
 //! Polling primitives shared by `wait_for_messages` and the resource watchers: what counts as
 //! a new message, how to take the baseline, and how polling slows down when Whop rate-limits.
+//! Without webhooks polling is how new messages are found (every `WHOP_POLL_SECONDS`); with
+//! them ("push" mode) it is only a safety net (every `WHOP_SAFETY_POLL_SECONDS`).
 //!
 //! "New" is decided against a baseline message: everything listed above it (newest first) is
 //! new. Its creation time is kept too, so a deleted baseline does not make old messages look
@@ -18,6 +20,11 @@ use crate::{
 /// Default interval between polls (`WHOP_POLL_SECONDS`).
 pub const DEFAULT_POLL_SECONDS: u64 = 3;
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(DEFAULT_POLL_SECONDS);
+/// Default interval between safety-net polls in push mode (`WHOP_SAFETY_POLL_SECONDS`), when
+/// webhooks announce new messages and polling only catches a delivery that went missing.
+pub const DEFAULT_SAFETY_POLL_SECONDS: u64 = 30;
+pub(crate) const DEFAULT_SAFETY_INTERVAL: Duration =
+    Duration::from_secs(DEFAULT_SAFETY_POLL_SECONDS);
 /// Most messages one check returns.
 pub(crate) const MAX_NEW: usize = 100;
 /// Longest pause between polls after rate limiting.

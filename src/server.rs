@@ -31,6 +31,7 @@ use crate::{
     output::text::inline,
     prompts::{self, Prompts},
     resources::{Resources, Subscriptions},
+    shared::Handle,
     tools::{Settings, Toolbox},
     whop,
 };
@@ -52,12 +53,25 @@ pub struct WhopServer {
     stateless: bool,
     /// What this server exposes.
     exposure: Arc<Exposure>,
+    /// State shared with other replicas (wake-ups reach the watchers through it).
+    state: Handle,
 }
 
 impl WhopServer {
+    /// A server with the embedded state (this process only).
     pub fn new(client: whop::Client, settings: Settings, exposure: &Exposure) -> Self {
+        Self::with_state(client, settings, exposure, Handle::local())
+    }
+
+    /// A server whose waits and subscriptions hear of new messages through `state`.
+    pub fn with_state(
+        client: whop::Client,
+        settings: Settings,
+        exposure: &Exposure,
+        state: Handle,
+    ) -> Self {
         let gate = Gate::new(settings.api_key.as_ref());
-        let toolbox = Arc::new(Toolbox::new(client, settings));
+        let toolbox = Arc::new(Toolbox::new(client, settings, state.clone()));
         let tools = crate::tools::catalog()
             .iter()
             .filter(|t| exposure.exposes(t))
@@ -75,6 +89,7 @@ impl WhopServer {
             limits: Limits::default(),
             stateless: false,
             exposure: Arc::new(exposure.clone()),
+            state,
         }
     }
 
@@ -131,6 +146,11 @@ impl WhopServer {
     /// Channels with a watcher now (for tests and logs).
     pub fn watched_channels(&self) -> Vec<String> {
         self.resources.watched()
+    }
+
+    /// The state this server shares with its replicas (the webhook receiver publishes to it).
+    pub fn shared_state(&self) -> Handle {
+        self.state.clone()
     }
 }
 

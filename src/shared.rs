@@ -16,6 +16,8 @@ use std::{
 
 use tokio::sync::broadcast;
 
+use crate::config::StateOptions;
+
 /// A boxed future, so [`Shared`] can be used as a trait object.
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -106,6 +108,39 @@ impl Shared for Local {
         // One process: it is always the poller.
         Box::pin(std::future::ready(true))
     }
+}
+
+/// The shared state as the server, the watchers and the webhook receiver hold it: cheap to
+/// clone, and opaque outside the crate (only [`open`] makes one, or [`Handle::local`]).
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) engine: Arc<dyn Shared>,
+    /// Whether the engine reaches other processes. A poller publishes what it finds only then:
+    /// with the embedded state the only listener would be the poller itself.
+    replicated: bool,
+}
+
+impl Handle {
+    /// The embedded state: this process only.
+    pub fn local() -> Self {
+        Self::with_engine(Arc::new(Local::new()), false)
+    }
+
+    /// A handle on `engine`; `replicated` says whether it reaches other processes.
+    pub(crate) fn with_engine(engine: Arc<dyn Shared>, replicated: bool) -> Self {
+        Handle { engine, replicated }
+    }
+
+    /// Whether wake-ups published here reach other processes (replicas, stdio servers).
+    pub fn reaches_other_processes(&self) -> bool {
+        self.replicated
+    }
+}
+
+/// Builds the shared state the configuration asks for. Only the embedded one exists so far, so
+/// this is [`Handle::local`]; an engine named in [`StateOptions`] is connected here.
+pub async fn open(_options: &StateOptions) -> Handle {
+    Handle::local()
 }
 
 #[cfg(test)]

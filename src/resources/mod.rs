@@ -67,7 +67,7 @@ pub(crate) struct Resources {
     toolbox: Arc<Toolbox>,
     /// Notifications carry URIs the client chose: they pass the exit gate too.
     gate: Gate,
-    /// One watcher per subscribed channel, shared by every subscriber.
+    /// One watcher per channel, shared by every subscriber and every wait (the toolbox's).
     watchers: Arc<Watchers>,
     /// `whop://channels` is offered (`list_channels` is exposed).
     channels: bool,
@@ -77,10 +77,7 @@ pub(crate) struct Resources {
 
 impl Resources {
     pub(crate) fn new(toolbox: Arc<Toolbox>, gate: Gate, exposure: &Exposure) -> Self {
-        let watchers = Arc::new(Watchers::new(
-            toolbox.client.clone(),
-            toolbox.settings.poll_interval,
-        ));
+        let watchers = toolbox.watchers.clone();
         Resources {
             toolbox,
             gate,

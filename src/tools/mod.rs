@@ -35,7 +35,7 @@ use std::{
     collections::HashMap,
     future::Future,
     path::PathBuf,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -48,6 +48,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     output::{BadCursor, MAX_LIMIT, text as render},
+    resources::Watchers,
+    shared::Handle,
     whop::{self, Kind, Secret},
 };
 
@@ -69,8 +71,25 @@ pub struct Settings {
     pub api_key: Option<Secret>,
     /// When set, send_message may post only to these channel or experience ids.
     pub send_channels: Option<Vec<String>>,
-    /// Interval between polls while waiting for new messages.
+    /// Interval between polls while waiting for new messages (`WHOP_POLL_SECONDS`).
     pub poll_interval: Duration,
+    /// Push mode: webhooks (or a shared state) announce new messages, so polling is only a
+    /// safety net for missed deliveries, every [`Settings::safety_poll_interval`].
+    pub push: bool,
+    /// Interval between safety-net polls in push mode (`WHOP_SAFETY_POLL_SECONDS`).
+    pub safety_poll_interval: Duration,
+}
+
+impl Settings {
+    /// How often a channel's watcher polls: the poll interval, or in push mode the slower of
+    /// it and the safety-net interval (push never polls more often than polling alone).
+    pub fn watch_interval(&self) -> Duration {
+        if self.push {
+            self.poll_interval.max(self.safety_poll_interval)
+        } else {
+            self.poll_interval
+        }
+    }
 }
 
 impl Default for Settings {
@@ -81,6 +100,8 @@ impl Default for Settings {
             api_key: None,
             send_channels: None,
             poll_interval: crate::poll::DEFAULT_INTERVAL,
+            push: false,
+            safety_poll_interval: crate::poll::DEFAULT_SAFETY_INTERVAL,
         }
     }
 }
@@ -96,11 +117,19 @@ pub(crate) struct Toolbox {
     channel_ids: Mutex<HashMap<String, Vec<String>>>,
     /// User id → the user, as Whop last described them (names for DM members).
     users: Mutex<HashMap<String, whop::models::User>>,
+    /// One watcher per channel that something waits on: `wait_for_messages` and resource
+    /// subscriptions alike.
+    pub(crate) watchers: Arc<Watchers>,
 }
 
 impl Toolbox {
-    pub(crate) fn new(client: whop::Client, settings: Settings) -> Self {
+    pub(crate) fn new(client: whop::Client, settings: Settings, state: Handle) -> Self {
         Toolbox {
+            watchers: Arc::new(Watchers::with_state(
+                client.clone(),
+                settings.watch_interval(),
+                state,
+            )),
             client,
             settings,
             own_company: Default::default(),

@@ -1,5 +1,7 @@
-//! Waiting for new messages: `wait_for_messages`. What counts as new, and how often to poll,
-//! is [`crate::poll`]'s, shared with the resource watchers.
+//! Waiting for new messages: `wait_for_messages`. A wait joins its channel's watcher (one per
+//! channel, shared with resource subscriptions, see [`crate::resources::Watchers`]) and checks
+//! its own baseline when the watcher announces news: at once on a webhook's wake-up, or after
+//! the watcher's next poll. What counts as new is [`crate::poll`]'s.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,7 @@ use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, check_id, outpu
 use crate::{
     output::{TEXT_BUDGET, fit, messages::MessageOut, plural},
     poll::{Backoff, Baseline, baseline_now, newer},
+    resources::Update,
     whop::{self, models::Message},
 };
 
@@ -67,42 +70,78 @@ impl Toolbox {
         let token = ctx.meta.get_progress_token();
         cancellable(&ct, async {
             let base = self.resolve_after(&channel, a.after.as_deref()).await?;
+            // Join the channel's watcher before the first check: whatever arrives after that
+            // check is announced, so nothing falls between the two.
+            let mut watch = self.watchers.subscribe(&channel);
             let mut backoff = Backoff::new(self.settings.poll_interval);
+            // Progress also keeps clients' request timers from expiring.
+            let every = self.settings.poll_interval;
+            let mut next_progress = started + every;
+            // When to check this wait's baseline next: now, then on news (or after a failure).
+            let mut check_at = Some(started);
             loop {
-                let outcome = newer(&self.client, &channel, &base).await;
-                let interval = backoff.after(&outcome);
-                match outcome {
-                    Ok(found) if !found.is_empty() => {
-                        return Ok(render_wait(&channel, found, &base, None));
+                let now = Instant::now();
+                let last = now >= deadline;
+                if last || check_at.is_some_and(|t| t <= now) {
+                    // The last check at the deadline also catches what a watcher may have missed.
+                    let outcome = newer(&self.client, &channel, &base).await;
+                    let pause = backoff.after(&outcome);
+                    check_at = None;
+                    match outcome {
+                        Ok(found) if !found.is_empty() => {
+                            return Ok(render_wait(&channel, found, &base, None));
+                        }
+                        Ok(_) => {}
+                        // Rate limited: slow down, never give up early for it.
+                        Err(e) if e.status() == Some(429) => {
+                            if !last {
+                                tracing::info!(
+                                    wait_s = pause.as_secs(),
+                                    "rate limited while waiting; checking less often"
+                                );
+                                check_at = Some(Instant::now() + pause);
+                            }
+                        }
+                        Err(e) if matches!(e.status(), Some(400..=499)) => {
+                            return Err(ToolError::whop(e, Effect::Read));
+                        }
+                        // Unavailable: keep trying until the timeout, then say so.
+                        Err(e) if last => return Err(ToolError::whop(e, Effect::Read)),
+                        Err(e) => {
+                            tracing::info!(error = %e, "check failed while waiting; trying again");
+                            check_at = Some(Instant::now() + pause);
+                        }
                     }
-                    Ok(_) => {}
-                    // Rate limited: slow down, never give up early for it.
-                    Err(e) if e.status() == Some(429) => tracing::info!(
-                        wait_s = interval.as_secs(),
-                        "rate limited while waiting; polling less often"
-                    ),
-                    Err(e) if matches!(e.status(), Some(400..=499)) => {
-                        return Err(ToolError::whop(e, Effect::Read));
+                    if last {
+                        return Ok(render_wait(&channel, Vec::new(), &base, Some(timeout)));
                     }
-                    // Unavailable: keep trying until the timeout, then say so.
-                    Err(e) if Instant::now() >= deadline => {
-                        return Err(ToolError::whop(e, Effect::Read));
-                    }
-                    Err(e) => tracing::info!(error = %e, "poll failed while waiting; trying again"),
+                }
+                let wake_at = check_at
+                    .map_or(deadline, |t| t.min(deadline))
+                    .min(next_progress);
+                tokio::select! {
+                    update = watch.next() => match update {
+                        Some(Update::New) => check_at = Some(Instant::now()),
+                        // The watcher stopped (Whop refused the channel): this wait's own check
+                        // reports why; a later watcher is joined if the check passes.
+                        Some(Update::Gone(_)) | None => {
+                            check_at = Some(Instant::now());
+                            watch = self.watchers.subscribe(&channel);
+                        }
+                    },
+                    _ = tokio::time::sleep_until(wake_at.into()) => {}
                 }
                 let now = Instant::now();
-                if now >= deadline {
-                    return Ok(render_wait(&channel, Vec::new(), &base, Some(timeout)));
+                if now >= next_progress {
+                    next_progress = now + every;
+                    if let Some(token) = &token {
+                        let waited = now.duration_since(started).as_secs_f64();
+                        let param = ProgressNotificationParam::new(token.clone(), waited.floor())
+                            .with_total(f64::from(timeout))
+                            .with_message("waiting for new messages");
+                        ctx.peer.notify_progress(param).await.ok();
+                    }
                 }
-                if let Some(token) = &token {
-                    let waited = now.duration_since(started).as_secs_f64();
-                    let param = ProgressNotificationParam::new(token.clone(), waited.floor())
-                        .with_total(f64::from(timeout))
-                        .with_message("waiting for new messages");
-                    // Progress also keeps clients' request timers from expiring; best effort.
-                    ctx.peer.notify_progress(param).await.ok();
-                }
-                tokio::time::sleep(interval.min(deadline - now)).await;
             }
         })
         .await

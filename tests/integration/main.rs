@@ -37,3 +37,4 @@ mod schemas;
 mod search;
 mod secrets;
 mod toolsets;
+mod webhooks;

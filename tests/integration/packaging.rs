@@ -140,7 +140,7 @@ fn config_env_vars() -> BTreeSet<String> {
 }
 
 /// The variables that only the HTTP transport reads (`--http`, its token, hosts and origins,
-/// OAuth).
+/// OAuth, and the webhook receiver's secret with the safety-net polling that push mode brings).
 const HTTP_ONLY: &[&str] = &[
     "WHOP_MCP_HTTP_ADDR",
     "WHOP_MCP_HTTP_TOKEN",
@@ -149,6 +149,8 @@ const HTTP_ONLY: &[&str] = &[
     "WHOP_MCP_OAUTH_ISSUER",
     "WHOP_MCP_OAUTH_JWKS_URL",
     "WHOP_MCP_PUBLIC_URL",
+    "WHOP_WEBHOOK_SECRET",
+    "WHOP_SAFETY_POLL_SECONDS",
 ];
 
 /// The variables a server started over stdio reads.

@@ -7,7 +7,9 @@
 //! * tests start it on port 0 with [`Sandbox::start`] and inspect it through the control
 //!   methods (requests seen, messages stored, faults to inject);
 //! * `whop-chat-mcp sandbox --listen ADDR` serves it standalone;
-//! * `whop-chat-mcp --demo` runs the MCP server against one started in-process.
+//! * `whop-chat-mcp --demo` runs the MCP server against one started in-process;
+//! * with a target set ([`Sandbox::deliver_webhooks`]) it delivers signed webhooks for every
+//!   message created, as Whop does ([`webhooks`]).
 //!
 //! Connections are served by our own accept loop (not `axum::serve`) so that a fault can
 //! drop a connection for real, before or after the request has taken effect.
@@ -17,6 +19,7 @@ mod routes;
 pub mod rules;
 mod seed;
 pub mod state;
+pub mod webhooks;
 
 use std::{
     net::SocketAddr,
@@ -39,6 +42,7 @@ use tower::ServiceExt as _;
 pub use faults::{Fault, FaultAction};
 use state::State;
 pub use state::{Principal, UploadOutcome};
+pub use webhooks::WebhookDelivery;
 
 /// The key the demo company's account key is in the sandbox (not a secret: it opens nothing
 /// but this in-memory fake).
@@ -175,11 +179,42 @@ pub(crate) struct Shared {
     pub posted: Notify,
     /// `GET /users/me` answers that computed balances (no `include_balance=false`).
     pub balance_reads: std::sync::atomic::AtomicU64,
+    /// Where webhooks go, once a test or `--demo` sets it.
+    pub webhook: Mutex<Option<Arc<webhooks::Target>>>,
+    /// Every webhook delivery made, in order.
+    pub deliveries: Mutex<Vec<WebhookDelivery>>,
+    /// The runtime the sandbox started on: deliveries run there, whoever created the message.
+    pub runtime: tokio::runtime::Handle,
 }
+
+/// A webhook to send once the state lock is released.
+pub(crate) struct PendingWebhook(Arc<webhooks::Target>, String, serde_json::Value);
 
 impl Shared {
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn deliveries(&self) -> MutexGuard<'_, Vec<WebhookDelivery>> {
+        self.deliveries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The `chat.message.created` delivery for a message just stored, if a target is set.
+    pub(crate) fn webhook_for(&self, st: &State, message_id: &str) -> Option<PendingWebhook> {
+        let target = self
+            .webhook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
+        let (id, event) = webhooks::message_created(st, message_id)?;
+        Some(PendingWebhook(target, id, event))
+    }
+
+    /// Sends it in the background (call after releasing the state lock).
+    pub(crate) fn send_webhook(self: &Arc<Self>, pending: Option<PendingWebhook>) {
+        if let Some(PendingWebhook(target, id, event)) = pending {
+            webhooks::deliver(self, target, id, event);
+        }
     }
 }
 
@@ -213,6 +248,9 @@ impl Sandbox {
             origin,
             posted: Notify::new(),
             balance_reads: Default::default(),
+            webhook: Mutex::new(None),
+            deliveries: Mutex::new(Vec::new()),
+            runtime: tokio::runtime::Handle::current(),
         });
         let stop = CancellationToken::new();
         tokio::spawn(accept_loop(
@@ -378,9 +416,10 @@ impl Sandbox {
             .count()
     }
 
-    /// Posts a message as another member (by username), as if they wrote it in Whop.
+    /// Posts a message as another member (by username), as if they wrote it in Whop (so a
+    /// webhook goes out for it too, when a target is set).
     pub fn post_as(&self, username: &str, channel: &str, content: &str) -> String {
-        let id = {
+        let (id, hook) = {
             let mut st = self.shared.state();
             let user = st
                 .user_by_name_or_id(username)
@@ -388,10 +427,39 @@ impl Sandbox {
                 .id
                 .clone();
             let feed = st.feed_id(channel).expect("known channel");
-            routes::insert_message(&mut st, &feed, &user, content, None, None, Vec::new())
+            let id = routes::insert_message(&mut st, &feed, &user, content, None, None, Vec::new());
+            let hook = self.shared.webhook_for(&st, &id);
+            (id, hook)
         };
         self.shared.posted.notify_waiters();
+        self.shared.send_webhook(hook);
         id
+    }
+
+    /// From now on, delivers a signed `chat.message.created` webhook to `url` (plain `http`)
+    /// for every message created, signed with `secret` as Whop signs (see [`webhooks`]).
+    pub fn deliver_webhooks(&self, url: &str, secret: &str) -> Result<(), String> {
+        let target = webhooks::Target::new(url, secret)?;
+        *self
+            .shared
+            .webhook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(target));
+        Ok(())
+    }
+
+    /// Stops delivering webhooks (deliveries under way finish).
+    pub fn stop_webhooks(&self) {
+        *self
+            .shared
+            .webhook
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Every webhook delivery made so far, in order, with its attempts and outcome.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.deliveries().clone()
     }
 
     /// The bytes stored for an uploaded file.

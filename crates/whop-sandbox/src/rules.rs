@@ -331,6 +331,22 @@ pub const NEW_DM_OTHERS_REQUESTED: bool = true;
 /// say account API keys may update community channels).
 pub const CHANNEL_UPDATE_NEEDS_ADMIN: bool = true;
 
+// Webhooks (shared README §6), where Whop documents the shape but not every value:
+// - the envelope carries both `company_id` (TS) and `account_id` (PY), the company's `biz_…`,
+//   and `api_version_date: null` (an endpoint created without a pin);
+// - `data.audience` is `{type: "channel", user_ids: null}` for a chat channel and
+//   `{type: "users", user_ids: [...]}` for a DM (its members) or a support chat (its customer):
+//   Whop documents the types, not who is listed;
+// - signing uses the literal bytes of a `ws_…` secret (PY `verify_webhook` note), the base64
+//   after the prefix of a `whsec_…` one (the standard).
+
+/// `data.reason` of `chat.message.created` is documented by one example only,
+/// `"channel_message"`; the sandbox sends it for every channel kind (chat, DM, support).
+pub const WEBHOOK_MESSAGE_REASON: &str = "channel_message";
+/// Webhooks: Whop's retry schedule is not documented; the sandbox tries four times within
+/// about 4 s (same `webhook-id`, a fresh timestamp and signature each time) until a 2xx.
+pub const WEBHOOK_ATTEMPTS: u32 = 4;
+
 /// The assumptions above, for documentation and for tests that list them.
 pub const ASSUMPTIONS: &[&str] = &[
     "slow mode (user_posts_cooldown_seconds) answers 429 rate_limit_error with Retry-After",
@@ -344,6 +360,11 @@ pub const ASSUMPTIONS: &[&str] = &[
     "a new DM makes the caller an accepted member and the others requested",
     "user search ranks exact username, then prefix, then substring matches",
     "channel settings updates by non-admins answer 403",
+    "webhook data.reason is \"channel_message\" for every channel kind",
+    "webhook envelopes carry both company_id and account_id, and api_version_date null",
+    "webhook audience: channel for chat channels, users (members / customer) for DMs and support chats",
+    "webhooks are signed with the literal bytes of a ws_ secret (PY verify_webhook note), the base64 of a whsec_ one",
+    "webhooks are tried 4 times within about 4 s, same webhook-id, fresh timestamp and signature",
 ];
 
 #[cfg(test)]

@@ -237,8 +237,10 @@ pub(super) async fn create_message(
         attachments,
     );
     let json = st.message_json(&st.messages[&id]);
+    let hook = sb.webhook_for(st, &id);
     drop(guard);
     sb.posted.notify_waiters();
+    sb.send_webhook(hook);
     Ok(Json(json))
 }
 
