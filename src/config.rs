@@ -17,6 +17,7 @@ use crate::{
     http::HttpOptions,
     net,
     poll::DEFAULT_POLL_SECONDS,
+    state::{MAX_RATE_LIMIT, StateOptions, StateUrl},
     tools::Settings,
     whop::{ClientOptions, DEFAULT_API_VERSION, DEFAULT_BASE_URL, RetryPolicy, Secret},
 };
@@ -35,7 +36,7 @@ use crate::{
     after_help = "Environment: WHOP_API_KEY (required unless --demo), WHOP_BASE_URL, WHOP_API_VERSION, \
         WHOP_COMPANY_ID, WHOP_UPLOAD_ROOTS, WHOP_READ_ONLY, WHOP_SEND_CHANNELS, WHOP_TOOLS, WHOP_TOOLSETS, WHOP_POLL_SECONDS, \
         WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
-        WHOP_MCP_ALLOWED_ORIGINS, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
+        WHOP_MCP_ALLOWED_ORIGINS, WHOP_MCP_STATE_URL, WHOP_RATE_LIMIT, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -63,6 +64,21 @@ pub fn parse_cli() -> Cli {
                 "Seconds between polls while waiting for new messages ({}–{}) [env: WHOP_POLL_SECONDS] [default: {DEFAULT_POLL_SECONDS}]",
                 POLL_SECONDS.start(),
                 POLL_SECONDS.end()
+            ),
+        ),
+        (
+            "state",
+            "Redis or Valkey shared by replicas of one deployment: redis://[:PASSWORD@]HOST[:PORT][/DB], \
+             rediss://… (TLS) or unix:///PATH; shares wake-ups, webhook delivery ids, poll leases and the \
+             rate budget [env: WHOP_MCP_STATE_URL] [default: none, all state in this process]"
+                .to_owned(),
+        ),
+        (
+            "rate_limit",
+            format!(
+                "Whop requests per second for every replica using this API key together (in this \
+                 process alone without --state), above 0 and at most {MAX_RATE_LIMIT}; the burst is \
+                 one second's worth [env: WHOP_RATE_LIMIT] [default: none, only Whop's 429s slow us down]"
             ),
         ),
     ];
@@ -142,6 +158,12 @@ pub struct ServeArgs {
     /// https://app.example.com [env: WHOP_MCP_ALLOWED_ORIGINS, comma-separated]
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Shared state URL (help written by parse_cli)
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// Whop requests per second (help written by parse_cli)
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<String>,
 }
 
 /// Allowed values of `WHOP_POLL_SECONDS`.
@@ -160,6 +182,8 @@ pub struct Config {
     pub exposure: Exposure,
     /// Serve Streamable HTTP instead of stdio.
     pub http: Option<HttpOptions>,
+    /// Where replicas share state, and the Whop rate budget.
+    pub state: StateOptions,
 }
 
 /// A configuration problem: printed as one line on stderr before the process exits 2.
@@ -385,8 +409,34 @@ impl Config {
             tools,
             exposure,
             http: http_options(&src)?,
+            state: state_options(&src)?,
         })
     }
+}
+
+/// The shared state's URL (redacted in every message) and the rate budget.
+fn state_options<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<StateOptions, ConfigError> {
+    let url = match src.pick(&src.args.state, "--state", "WHOP_MCP_STATE_URL") {
+        None => None,
+        Some(Given { value, name }) => {
+            Some(StateUrl::parse(&value).map_err(|e| ConfigError(format!("{name} {e}")))?)
+        }
+    };
+    let rate_limit = match src.pick(&src.args.rate_limit, "--rate-limit", "WHOP_RATE_LIMIT") {
+        None => None,
+        Some(Given { value, name }) => match value.parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE_LIMIT => Some(r),
+            _ => {
+                return err(format!(
+                    "{name} must be a number of Whop requests per second above 0 and at most \
+                     {MAX_RATE_LIMIT} (e.g. 10 or 2.5), got {value:?}"
+                ));
+            }
+        },
+    };
+    Ok(StateOptions { url, rate_limit })
 }
 
 /// The HTTP transport's options, or `None` for stdio. Refuses an unauthenticated server
@@ -573,6 +623,57 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_sources(&cli.serve, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn shared_state_and_rate_limit_are_validated_without_showing_a_password() {
+        let key = ("WHOP_API_KEY", "apik_supersecret123");
+        let c = build(&[], &[key]).unwrap();
+        assert!(c.state.url.is_none() && c.state.rate_limit.is_none());
+        let c = build(
+            &["--rate-limit", "2.5"],
+            &[
+                key,
+                ("WHOP_MCP_STATE_URL", "redis://:hunter22@cache:6380/1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.state.rate_limit, Some(2.5));
+        assert_eq!(
+            c.state.url.as_ref().unwrap().shown(),
+            "redis://***@cache:6380/1"
+        );
+        assert!(!format!("{c:?}").contains("hunter22"));
+        // The flag wins over the variable and is named in its error.
+        let e = build(
+            &["--state", "http://u:hunter22@cache"],
+            &[key, ("WHOP_MCP_STATE_URL", "redis://cache")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("--state must be a redis://"), "{e}");
+        assert!(!e.contains("hunter22") && e.contains("***@cache"), "{e}");
+        let e = build(
+            &[],
+            &[key, ("WHOP_MCP_STATE_URL", "redis://:hunter22@cache:x")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("WHOP_MCP_STATE_URL "), "{e}");
+        assert!(!e.contains("hunter22"), "{e}");
+        for bad in ["0", "-1", "abc", "NaN", "inf", "10001"] {
+            let e = build(&[], &[key, ("WHOP_RATE_LIMIT", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("WHOP_RATE_LIMIT must be a number of Whop requests per second"),
+                "{bad}: {e}"
+            );
+        }
+        let e = build(&["--rate-limit", "0"], &[key])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--rate-limit "), "{e}");
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token, DNS-rebinding guard.
 //! - [`net`]     — the one loopback/origin rule for URLs.
 //! - `shared`    — state replicas share (wake-ups, delivery ids, poll leases); local by default.
+//! - [`state`]   — where that state lives (this process, or Redis with `--state`) and the
+//!   shared Whop rate budget.
 //! - [`sandbox`] — the `whop-sandbox` crate (an in-memory Whop on loopback for `--demo`, tests
 //!   and benchmarks), re-exported under its old path.
 
@@ -32,6 +34,7 @@ pub mod poll;
 pub mod prompts;
 pub mod resources;
 pub mod server;
+pub mod state;
 // Wired in by the webhook receiver and the Redis state that build on it.
 #[allow(dead_code)]
 pub(crate) mod shared;

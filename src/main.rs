@@ -11,6 +11,7 @@ use whop_chat_mcp::{
     gate::{self, Gate},
     sandbox::Sandbox,
     server::WhopServer,
+    state::State,
     transport, whop,
 };
 
@@ -94,8 +95,10 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let client = whop::Client::new(config.whop)?;
-    let server = WhopServer::new(client, config.tools, &config.exposure);
+    let client = whop::Client::new(config.whop.clone())?;
+    // Redis (with --state) is tried within a second; unreachable, the server serves alone.
+    let state = State::connect(&config.state, &config.whop.api_key).await;
+    let server = WhopServer::with_state(client, config.tools, &config.exposure, &state);
     if let Some(options) = config.http {
         let addr = options.addr;
         whop_chat_mcp::http::serve(server, options, async {

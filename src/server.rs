@@ -31,6 +31,7 @@ use crate::{
     output::text::inline,
     prompts::{self, Prompts},
     resources::{Resources, Subscriptions},
+    state::State,
     tools::{Settings, Toolbox},
     whop,
 };
@@ -53,9 +54,26 @@ pub struct WhopServer {
 }
 
 impl WhopServer {
+    /// A server whose state stays in this process, without a rate budget.
     pub fn new(client: whop::Client, settings: Settings, exposure: &Exposure) -> Self {
+        Self::with_state(client, settings, exposure, &State::local())
+    }
+
+    /// A server sharing `state` (see [`State::connect`]): its client asks the state's rate
+    /// budget before every Whop request, and its waits, watchers and webhook receiver use the
+    /// state's wake-ups, leases and delivery ids.
+    pub fn with_state(
+        client: whop::Client,
+        settings: Settings,
+        exposure: &Exposure,
+        state: &State,
+    ) -> Self {
         let gate = Gate::new(settings.api_key.as_ref());
-        let toolbox = Arc::new(Toolbox::new(client, settings));
+        let client = match state.budget() {
+            Some(budget) => client.with_budget(budget),
+            None => client,
+        };
+        let toolbox = Arc::new(Toolbox::new(client, settings).with_shared(state.shared()));
         let tools = crate::tools::catalog()
             .iter()
             .filter(|t| exposure.exposes(t))

@@ -35,7 +35,7 @@ use std::{
     collections::HashMap,
     future::Future,
     path::PathBuf,
-    sync::{Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
     time::Duration,
 };
 
@@ -96,6 +96,8 @@ pub struct Toolbox {
     channel_ids: Mutex<HashMap<String, Vec<String>>>,
     /// User id → the user, as Whop last described them (names for DM members).
     users: Mutex<HashMap<String, whop::models::User>>,
+    /// What replicas share: wake-ups, delivery ids, poll leases (local by default).
+    pub(crate) shared: Arc<dyn crate::shared::Shared>,
 }
 
 impl Toolbox {
@@ -106,7 +108,14 @@ impl Toolbox {
             own_company: Default::default(),
             channel_ids: Default::default(),
             users: Default::default(),
+            shared: Arc::new(crate::shared::Local::new()),
         }
+    }
+
+    /// This toolbox sharing `shared` with other replicas.
+    pub(crate) fn with_shared(mut self, shared: Arc<dyn crate::shared::Shared>) -> Self {
+        self.shared = shared;
+        self
     }
 }
 
@@ -339,6 +348,36 @@ impl ToolError {
                 unknown_outcome,
             ),
             whop::Error::Upload { message, .. } => message.clone(),
+            whop::Error::Budget {
+                limit,
+                paused,
+                retry_after,
+                attempts,
+                ..
+            } => {
+                let wait = seconds(Some(*retry_after), 1);
+                let why = match limit {
+                    _ if *paused => "Whop is rate limiting this API key (HTTP 429 seen by this server or another replica sharing the key), and every request is paused".to_owned(),
+                    Some(n) => format!(
+                        "The Whop rate budget of {n} requests/s (WHOP_RATE_LIMIT, shared by every replica using this API key) is exhausted"
+                    ),
+                    None => "The Whop rate budget is exhausted".to_owned(),
+                };
+                let fix = if *paused || limit.is_none() {
+                    ""
+                } else {
+                    ", or raise WHOP_RATE_LIMIT if the key allows more"
+                };
+                // Held back before its first attempt, the call changed nothing.
+                let outcome = if *attempts == 0 {
+                    " Nothing was sent to Whop."
+                } else {
+                    unknown_outcome
+                };
+                format!(
+                    "{why}: this call got no turn within its time limit. Retry after {wait} s{fix}.{outcome}"
+                )
+            }
         };
         // Whop's request id lets its support find the call; worth a few bytes on a failure.
         let text = match &e {

@@ -31,6 +31,7 @@ mod independent_client;
 mod inspector;
 mod lifecycle;
 mod packaging;
+mod redis_state;
 mod release;
 mod schemas;
 mod search;
