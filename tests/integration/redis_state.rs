@@ -388,3 +388,77 @@ async fn a_replica_that_cannot_reach_redis_at_start_serves_alone_then_joins() {
     ok(&call(&a.client, "list_channels", json!({})).await);
     assert_eq!(a.count(" WARN "), 1, "{}", a.log());
 }
+
+// The budget in one process (no Redis): the client's seam itself.
+
+fn channels_query(sb: &Sandbox) -> whop_chat_mcp::whop::ListChatChannels {
+    whop_chat_mcp::whop::ListChatChannels {
+        company_id: sb.company_id(),
+        product_id: None,
+        first: 5,
+        after: None,
+    }
+}
+
+#[tokio::test]
+async fn a_call_that_cannot_get_budget_in_time_fails_at_once_and_says_why() {
+    use whop_chat_mcp::{
+        tools::{Effect, ToolError},
+        whop::{Error, LocalBudget},
+    };
+    let sb = common::sandbox().await;
+    // A turn every 5 s, and calls that may take 3 s.
+    let client = common::whop_client(&sb, common::fast_policy())
+        .with_budget(Arc::new(LocalBudget::new(Some(0.2))));
+    client
+        .list_chat_channels(&channels_query(&sb))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let e = client
+        .list_chat_channels(&channels_query(&sb))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no waiting for a turn that comes too late"
+    );
+    assert!(
+        matches!(e, Error::Budget { attempts: 0, paused: false, limit: Some(l), .. } if l == 0.2),
+        "{e:?}"
+    );
+    assert_eq!(sb.requests_to("GET", "/chat_channels").len(), 1);
+    let text = ToolError::whop(e, Effect::Write).message;
+    assert!(
+        text.starts_with("The Whop rate budget of 0.2 requests/s (WHOP_RATE_LIMIT")
+            && text.contains("Retry after 5 s")
+            && text.contains("raise WHOP_RATE_LIMIT")
+            && text.contains("Nothing was sent to Whop."),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn retries_wait_for_the_budget_too() {
+    let sb = common::sandbox().await;
+    sb.add_fault(Fault::on("GET", "/chat_channels", FaultAction::status(503)).times(2));
+    // Two at once, then one every 500 ms; the policy's own backoff is 20-40 ms.
+    let client = common::whop_client(&sb, common::fast_policy())
+        .with_budget(Arc::new(whop_chat_mcp::whop::LocalBudget::new(Some(2.0))));
+    client
+        .list_chat_channels(&channels_query(&sb))
+        .await
+        .unwrap();
+    let at: Vec<Instant> = sb
+        .requests_to("GET", "/chat_channels")
+        .iter()
+        .map(|r| r.at)
+        .collect();
+    assert_eq!(at.len(), 3);
+    assert!(at[1].duration_since(at[0]) < Duration::from_millis(200));
+    assert!(
+        at[2].duration_since(at[1]) >= Duration::from_millis(400),
+        "the third attempt waited for a token: {:?}",
+        at[2].duration_since(at[1])
+    );
+}
