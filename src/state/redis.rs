@@ -24,7 +24,7 @@
 use std::{
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU8, AtomicU32, Ordering},
+        atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -156,6 +156,14 @@ impl Keys {
     }
 }
 
+/// A command connection, numbered, so that a call failing on one that has already been
+/// replaced (after a reconnection) does not take the new one down.
+#[derive(Clone)]
+struct Conn {
+    generation: u64,
+    inner: MultiplexedConnection,
+}
+
 pub(crate) struct Redis {
     client: redis::Client,
     url: StateUrl,
@@ -165,7 +173,9 @@ pub(crate) struct Redis {
     /// Wake-up listeners of this replica, and the fallback's de-duplication.
     local: Local,
     /// The command connection while Redis is up; `None` during the fallback.
-    conn: Mutex<Option<MultiplexedConnection>>,
+    conn: Mutex<Option<Conn>>,
+    /// Connections made so far (numbers each one, see [`Conn`]).
+    connections: AtomicU64,
     phase: AtomicU8,
     /// Signalled when a call fails, so the subscription task reconnects.
     lost: Notify,
@@ -190,6 +200,7 @@ impl Redis {
             replica: uuid::Uuid::new_v4().simple().to_string(),
             local: Local::new(),
             conn: Mutex::new(None),
+            connections: AtomicU64::new(0),
             phase: AtomicU8::new(STARTING),
             lost: Notify::new(),
             rate,
@@ -260,6 +271,7 @@ impl Redis {
     /// lost (the subscription ends, the heartbeat or another call fails).
     async fn serve(&self, mut stream: PubSubStream) {
         let mut beat = tokio::time::interval(HEARTBEAT);
+        let mut first = true;
         loop {
             tokio::select! {
                 msg = stream.next() => match msg {
@@ -270,9 +282,10 @@ impl Redis {
                     }
                 },
                 _ = beat.tick() => {
-                    if self.heartbeat().await.is_none() {
+                    if self.heartbeat(first).await.is_none() {
                         return;
                     }
+                    first = false;
                 }
                 // A stale signal from an earlier outage is ignored while up.
                 _ = self.lost.notified() => if self.phase.load(Ordering::SeqCst) == DOWN {
@@ -295,23 +308,33 @@ impl Redis {
         }
     }
 
-    async fn heartbeat(&self) -> Option<()> {
+    /// Says this replica is alive and learns how many are. Right after a reconnection the
+    /// others may not have said so yet (a restarted Redis forgot them): the count then only
+    /// grows, until the next beat.
+    async fn heartbeat(&self, first: bool) -> Option<()> {
         let mut conn = self.conn()?;
         let alive: u32 = self
-            .op(self
-                .scripts
-                .heartbeat
-                .key(&self.keys.replicas)
-                .arg(&self.replica)
-                .arg(ALIVE_FOR.as_millis() as u64)
-                .invoke_async(&mut conn))
+            .op(
+                conn.generation,
+                self.scripts
+                    .heartbeat
+                    .key(&self.keys.replicas)
+                    .arg(&self.replica)
+                    .arg(ALIVE_FOR.as_millis() as u64)
+                    .invoke_async(&mut conn.inner),
+            )
             .await?;
-        self.replicas.store(alive.max(1), Ordering::Relaxed);
+        if first {
+            self.replicas.fetch_max(alive.max(1), Ordering::Relaxed);
+        } else {
+            self.replicas.store(alive.max(1), Ordering::Relaxed);
+        }
         Some(())
     }
 
-    fn came_up(&self, conn: MultiplexedConnection) {
-        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+    fn came_up(&self, inner: MultiplexedConnection) {
+        let generation = self.connections.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(Conn { generation, inner });
         match self.phase.swap(UP, Ordering::SeqCst) {
             DOWN => tracing::info!(
                 redis = %self.url.shown(),
@@ -350,23 +373,33 @@ impl Redis {
     }
 
     /// The command connection, unless in fallback.
-    fn conn(&self) -> Option<MultiplexedConnection> {
+    fn conn(&self) -> Option<Conn> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Runs one Redis call within [`OP_TIMEOUT`]; on failure falls back and answers `None`.
-    async fn op<T>(&self, call: impl Future<Output = redis::RedisResult<T>>) -> Option<T> {
-        match tokio::time::timeout(OP_TIMEOUT, call).await {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(e)) => {
-                self.went_down(&self.describe(&e));
-                None
-            }
-            Err(_) => {
-                self.went_down(&format!("no answer within {} ms", OP_TIMEOUT.as_millis()));
-                None
-            }
+    /// Runs one Redis call on connection `generation` within [`OP_TIMEOUT`]; on failure
+    /// falls back and answers `None`.
+    async fn op<T>(
+        &self,
+        generation: u64,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Option<T> {
+        let why = match tokio::time::timeout(OP_TIMEOUT, call).await {
+            Ok(Ok(v)) => return Some(v),
+            Ok(Err(e)) => self.describe(&e),
+            Err(_) => format!("no answer within {} ms", OP_TIMEOUT.as_millis()),
+        };
+        // A call on a connection already replaced says nothing about the new one.
+        let current = self
+            .conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|c| c.generation);
+        if current.is_none_or(|g| g == generation) {
+            self.went_down(&why);
         }
+        None
     }
 
     /// A Redis error in words, without the URL's password.
@@ -386,10 +419,13 @@ impl Shared for Redis {
             if let Some(mut conn) = self.conn() {
                 let payload = format!("{} {channel_id}", self.replica);
                 let _: Option<i64> = self
-                    .op(redis::cmd("PUBLISH")
-                        .arg(&self.keys.wake)
-                        .arg(payload)
-                        .query_async(&mut conn))
+                    .op(
+                        conn.generation,
+                        redis::cmd("PUBLISH")
+                            .arg(&self.keys.wake)
+                            .arg(payload)
+                            .query_async(&mut conn.inner),
+                    )
                     .await;
             }
         })
@@ -407,13 +443,16 @@ impl Shared for Redis {
                 return local;
             };
             let set: Option<Option<String>> = self
-                .op(redis::cmd("SET")
-                    .arg(format!("{}delivery:{id}", self.keys.prefix))
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(Self::ms(ttl))
-                    .query_async(&mut conn))
+                .op(
+                    conn.generation,
+                    redis::cmd("SET")
+                        .arg(format!("{}delivery:{id}", self.keys.prefix))
+                        .arg(1)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(Self::ms(ttl))
+                        .query_async(&mut conn.inner),
+                )
                 .await;
             match set {
                 Some(answer) => answer.is_some(),
@@ -428,13 +467,15 @@ impl Shared for Redis {
                 return true;
             };
             let held: Option<i64> = self
-                .op(self
-                    .scripts
-                    .lease
-                    .key(format!("{}lease:{channel_id}", self.keys.prefix))
-                    .arg(&self.replica)
-                    .arg(Self::ms(ttl))
-                    .invoke_async(&mut conn))
+                .op(
+                    conn.generation,
+                    self.scripts
+                        .lease
+                        .key(format!("{}lease:{channel_id}", self.keys.prefix))
+                        .arg(&self.replica)
+                        .arg(Self::ms(ttl))
+                        .invoke_async(&mut conn.inner),
+                )
                 .await;
             held.is_none_or(|h| h == 1)
         })
@@ -456,14 +497,16 @@ impl RateBudget for Redis {
             };
             let rate = self.rate.unwrap_or(0.0);
             let answer: Option<(u64, u8)> = self
-                .op(self
-                    .scripts
-                    .take
-                    .key(&self.keys.bucket)
-                    .key(&self.keys.paused)
-                    .arg(rate)
-                    .arg(burst(rate))
-                    .invoke_async(&mut conn))
+                .op(
+                    conn.generation,
+                    self.scripts
+                        .take
+                        .key(&self.keys.bucket)
+                        .key(&self.keys.paused)
+                        .arg(rate)
+                        .arg(burst(rate))
+                        .invoke_async(&mut conn.inner),
+                )
                 .await;
             match answer {
                 Some((0, _)) => Grant::Go,
@@ -487,12 +530,14 @@ impl RateBudget for Redis {
             self.fallback.pause_now(wait);
             if let Some(mut conn) = self.conn() {
                 let _: Option<i64> = self
-                    .op(self
-                        .scripts
-                        .pause
-                        .key(&self.keys.paused)
-                        .arg(Self::ms(wait))
-                        .invoke_async(&mut conn))
+                    .op(
+                        conn.generation,
+                        self.scripts
+                            .pause
+                            .key(&self.keys.paused)
+                            .arg(Self::ms(wait))
+                            .invoke_async(&mut conn.inner),
+                    )
                     .await;
             }
             tracing::info!(

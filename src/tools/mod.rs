@@ -485,6 +485,36 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_refusal_says_which_budget_and_whether_anything_was_sent() {
+        let budget = |paused, attempts| whop::Error::Budget {
+            limit: Some(5.0),
+            paused,
+            retry_after: Duration::from_millis(1200),
+            attempts,
+            target: Target {
+                scope: "chat:read",
+                kind: Kind::Channel,
+                id: None,
+            },
+        };
+        let s = ToolError::whop(budget(false, 0), Effect::Write).message;
+        assert!(
+            s.starts_with("The Whop rate budget of 5 requests/s (WHOP_RATE_LIMIT")
+                && s.contains("Retry after 2 s, or raise WHOP_RATE_LIMIT")
+                && s.ends_with("Nothing was sent to Whop."),
+            "{s}"
+        );
+        let s = ToolError::whop(budget(true, 2), Effect::Write).message;
+        assert!(
+            s.starts_with("Whop is rate limiting this API key (HTTP 429")
+                && !s.contains("raise WHOP_RATE_LIMIT")
+                && s.contains("check (e.g. with list_messages)"),
+            "{s}"
+        );
+        assert!(budget(true, 0).is_rate_limited());
+    }
+
+    #[test]
     fn error_sentences_name_cause_and_next_step() {
         let t = |e, effect| ToolError::whop(e, effect).message;
         let s = t(api(401, Kind::Channel, None, "chat:read"), Effect::Read);
