@@ -111,6 +111,12 @@ impl WhopServer {
         }
     }
 
+    /// What this server shares with other replicas (for the webhook receiver in `http`).
+    #[allow(dead_code)] // Used by the webhook receiver, which builds on this seam.
+    pub(crate) fn shared(&self) -> Arc<dyn crate::shared::Shared> {
+        self.toolbox.shared.clone()
+    }
+
     /// Channels with a watcher now (for tests and logs).
     pub fn watched_channels(&self) -> Vec<String> {
         self.resources.watched()
