@@ -1,6 +1,6 @@
-//! Where the state replicas share lives: in this process ([`Local`], the embedded default) or
-//! in Redis/Valkey (`--state redis://…`, see [`redis`]). [`State::connect`] builds the one
-//! [`Shared`] the server uses and the Whop rate budget its client consults.
+//! Where the state replicas share lives: in this process (`Local`, the embedded default) or
+//! in Redis/Valkey (`--state redis://…`, see `redis.rs`). [`State::connect`] builds the one
+//! `Shared` the server uses and the Whop rate budget its client consults.
 //!
 //! Every Redis key is namespaced by a fingerprint of the Whop API key (a SHA-256 prefix,
 //! never the key), so deployments with different keys never share wake-ups or budgets.
@@ -172,7 +172,7 @@ impl State {
         }
     }
 
-    /// The state `options` ask for. Without a URL: [`Local`], and a local token bucket when
+    /// The state `options` ask for. Without a URL: `Local`, and a local token bucket when
     /// a rate limit is set. With one: Redis, tried once within a short timeout; if it cannot
     /// be reached this replica serves alone (one warning) and keeps reconnecting in the
     /// background. Never fails.
@@ -202,7 +202,7 @@ impl State {
         self.shared.clone()
     }
 
-    /// Tells every replica that `channel_id` has news (see [`Shared::publish_wake`]).
+    /// Tells every replica that `channel_id` has news (see `Shared::publish_wake`).
     pub async fn publish_wake(&self, channel_id: &str) {
         self.shared.publish_wake(channel_id).await
     }

@@ -2,7 +2,8 @@
 //!
 //! One [`Client`] holds one `reqwest::Client` (rustls), the base URL, the key and the pinned
 //! `Api-Version-Date`. Every call goes through [`Client::execute`], the one place that adds
-//! headers, applies the retry policy, and turns non-2xx answers into [`Error`]s.
+//! headers, applies the retry policy, asks the rate budget ([`budget`]) for each attempt, and
+//! turns non-2xx answers into [`Error`]s.
 //! The resource files (`messages.rs`, `channels.rs`, …) only describe requests.
 
 mod accounts;
