@@ -18,6 +18,7 @@ use crate::{
     net,
     oauth::OAuthOptions,
     poll::{DEFAULT_POLL_SECONDS, DEFAULT_SAFETY_POLL_SECONDS},
+    state::{MAX_RATE_LIMIT, StateOptions, StateUrl},
     tools::Settings,
     webhooks::Verifier,
     whop::{ClientOptions, DEFAULT_API_VERSION, DEFAULT_BASE_URL, RetryPolicy, Secret},
@@ -39,7 +40,7 @@ use crate::{
         WHOP_SAFETY_POLL_SECONDS, WHOP_MCP_HTTP_ADDR, WHOP_MCP_HTTP_TOKEN (HTTP bearer token), WHOP_MCP_ALLOWED_HOSTS, \
         WHOP_MCP_ALLOWED_ORIGINS, WHOP_MCP_OAUTH_ISSUER, WHOP_MCP_OAUTH_JWKS_URL, WHOP_MCP_PUBLIC_URL, WHOP_WEBHOOK_SECRET (with --http: receive Whop webhooks at /webhooks/whop; \
         environment only, as a flag would show the secret in process lists and shell history), \
-        RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
+        WHOP_MCP_STATE_URL, WHOP_RATE_LIMIT, RUST_LOG (stderr log filter, e.g. whop_chat_mcp=debug)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -77,6 +78,21 @@ pub fn parse_cli() -> Cli {
                 SAFETY_POLL_SECONDS.end()
             ),
         ),
+        (
+            "state",
+            "Redis or Valkey shared by replicas of one deployment: redis://[:PASSWORD@]HOST[:PORT][/DB], \
+             rediss://… (TLS) or unix:///PATH; shares wake-ups, webhook delivery ids, poll leases and the \
+             rate budget [env: WHOP_MCP_STATE_URL] [default: none, all state in this process]"
+                .to_owned(),
+        ),
+        (
+            "rate_limit",
+            format!(
+                "Whop requests per second for every replica using this API key together (in this \
+                 process alone without --state), above 0 and at most {MAX_RATE_LIMIT}; the burst is \
+                 one second's worth [env: WHOP_RATE_LIMIT] [default: none, only Whop's 429s slow us down]"
+            ),
+        ),
     ];
     let command = defaults.into_iter().fold(Cli::command(), |c, (arg, help)| {
         c.mut_arg(arg, |a| a.help(help))
@@ -102,6 +118,10 @@ pub struct WebhooksArgs {
     /// signature, so any address is allowed)
     #[arg(long, value_name = "ADDR")]
     pub listen: String,
+    /// The Redis or Valkey the MCP replicas share (`--state` there): deliveries wake their
+    /// waits through it [env: WHOP_MCP_STATE_URL]
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +202,12 @@ pub struct ServeArgs {
     /// tokens must name as their audience [env: WHOP_MCP_PUBLIC_URL]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
+    /// Shared state URL (help written by parse_cli)
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// Whop requests per second (help written by parse_cli)
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<String>,
 }
 
 /// Allowed values of `WHOP_POLL_SECONDS`.
@@ -206,17 +232,14 @@ pub struct Config {
     pub state: StateOptions,
 }
 
-/// Where replicas keep the state they share ([`crate::shared::open`]). Nothing to set yet:
-/// the embedded state (this process only) is the one there is; an engine's settings go here.
-#[derive(Debug, Clone, Default)]
-pub struct StateOptions {}
-
 /// `whop-chat-mcp webhooks`: the standalone receiver's settings, validated.
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     pub addr: SocketAddr,
     pub verifier: Verifier,
     pub state: StateOptions,
+    /// Names the shared state's keys (by fingerprint); never sent anywhere.
+    pub api_key: Secret,
 }
 
 impl ReceiverConfig {
@@ -224,7 +247,10 @@ impl ReceiverConfig {
         args: &WebhooksArgs,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let serve = ServeArgs::default();
+        let serve = ServeArgs {
+            state: args.state.clone(),
+            ..ServeArgs::default()
+        };
         let src = Sources { args: &serve, env };
         let Ok(addr) = args.listen.trim().parse::<SocketAddr>() else {
             return err(format!(
@@ -238,10 +264,24 @@ impl ReceiverConfig {
                  (POST /webhooks) in WHOP_WEBHOOK_SECRET; the receiver refuses every delivery without it",
             );
         };
+        let state = state_options(&src)?;
+        // The replicas' shared keys are named after the API key's fingerprint, so the receiver
+        // needs the same key to find them. It never calls Whop with it.
+        let api_key = match (src.env("WHOP_API_KEY"), &state.url) {
+            (Some(key), _) => Secret::new(&key),
+            (None, None) => Secret::new(""),
+            (None, Some(_)) => {
+                return err(
+                    "WHOP_API_KEY is not set: with --state the receiver needs the replicas' API key to find \
+                     their shared state (only a SHA-256 fingerprint of it is used; the receiver never calls Whop)",
+                );
+            }
+        };
         Ok(ReceiverConfig {
             addr,
             verifier,
-            state: StateOptions::default(),
+            state,
+            api_key,
         })
     }
 }
@@ -439,12 +479,17 @@ impl Config {
             DEFAULT_SAFETY_POLL_SECONDS,
         )?;
         let http = http_options(&src)?;
-        // Push mode: this process receives webhooks (later also: a shared state brings them).
-        let push = http.as_ref().is_some_and(|h| h.webhooks.is_some());
-        if http.is_none() && src.env("WHOP_WEBHOOK_SECRET").is_some() {
+        let state = state_options(&src)?;
+        // Push mode: this process receives webhooks, or a deployment that receives them (the
+        // secret is set) shares their wake-ups with it through --state.
+        let webhooks_here = http.as_ref().is_some_and(|h| h.webhooks.is_some());
+        let secret_set = src.env("WHOP_WEBHOOK_SECRET").is_some();
+        let push = webhooks_here || (secret_set && state.url.is_some());
+        if http.is_none() && secret_set && state.url.is_none() {
             eprintln!(
                 "whop-chat-mcp: warning: WHOP_WEBHOOK_SECRET is set, but only the HTTP server (--http) and \
-                 `whop-chat-mcp webhooks` receive webhooks; over stdio new messages are found by polling"
+                 `whop-chat-mcp webhooks` receive webhooks, and without --state they cannot reach this \
+                 process; over stdio new messages are found by polling"
             );
         }
         let tools = Settings {
@@ -475,7 +520,7 @@ impl Config {
             tools,
             exposure,
             http,
-            state: StateOptions::default(),
+            state,
         })
     }
 }
@@ -515,6 +560,31 @@ fn webhook_verifier<E: Fn(&str) -> Option<String>>(
             "WHOP_WEBHOOK_SECRET {why}: paste the webhook_secret Whop returned when the webhook was created (ws_…)"
         ))
     })
+}
+
+/// The shared state's URL (redacted in every message) and the rate budget.
+fn state_options<E: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, E>,
+) -> Result<StateOptions, ConfigError> {
+    let url = match src.pick(&src.args.state, "--state", "WHOP_MCP_STATE_URL") {
+        None => None,
+        Some(Given { value, name }) => {
+            Some(StateUrl::parse(&value).map_err(|e| ConfigError(format!("{name} {e}")))?)
+        }
+    };
+    let rate_limit = match src.pick(&src.args.rate_limit, "--rate-limit", "WHOP_RATE_LIMIT") {
+        None => None,
+        Some(Given { value, name }) => match value.parse::<f64>() {
+            Ok(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE_LIMIT => Some(r),
+            _ => {
+                return err(format!(
+                    "{name} must be a number of Whop requests per second above 0 and at most \
+                     {MAX_RATE_LIMIT} (e.g. 10 or 2.5), got {value:?}"
+                ));
+            }
+        },
+    };
+    Ok(StateOptions { url, rate_limit })
 }
 
 /// The HTTP transport's options, or `None` for stdio. Refuses an unauthenticated server
@@ -798,6 +868,57 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_sources(&cli.serve, |k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn shared_state_and_rate_limit_are_validated_without_showing_a_password() {
+        let key = ("WHOP_API_KEY", "apik_supersecret123");
+        let c = build(&[], &[key]).unwrap();
+        assert!(c.state.url.is_none() && c.state.rate_limit.is_none());
+        let c = build(
+            &["--rate-limit", "2.5"],
+            &[
+                key,
+                ("WHOP_MCP_STATE_URL", "redis://:hunter22@cache:6380/1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.state.rate_limit, Some(2.5));
+        assert_eq!(
+            c.state.url.as_ref().unwrap().shown(),
+            "redis://***@cache:6380/1"
+        );
+        assert!(!format!("{c:?}").contains("hunter22"));
+        // The flag wins over the variable and is named in its error.
+        let e = build(
+            &["--state", "http://u:hunter22@cache"],
+            &[key, ("WHOP_MCP_STATE_URL", "redis://cache")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("--state must be a redis://"), "{e}");
+        assert!(!e.contains("hunter22") && e.contains("***@cache"), "{e}");
+        let e = build(
+            &[],
+            &[key, ("WHOP_MCP_STATE_URL", "redis://:hunter22@cache:x")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("WHOP_MCP_STATE_URL "), "{e}");
+        assert!(!e.contains("hunter22"), "{e}");
+        for bad in ["0", "-1", "abc", "NaN", "inf", "10001"] {
+            let e = build(&[], &[key, ("WHOP_RATE_LIMIT", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("WHOP_RATE_LIMIT must be a number of Whop requests per second"),
+                "{bad}: {e}"
+            );
+        }
+        let e = build(&["--rate-limit", "0"], &[key])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--rate-limit "), "{e}");
     }
 
     #[test]
@@ -1179,6 +1300,7 @@ mod tests {
     fn the_standalone_receiver_needs_a_secret_and_an_address() {
         let args = |listen: &str| WebhooksArgs {
             listen: listen.into(),
+            state: None,
         };
         let env = |k: &str| (k == "WHOP_WEBHOOK_SECRET").then(|| "ws_abc".to_owned());
         let c = ReceiverConfig::from_sources(&args("0.0.0.0:8788"), env).unwrap();
@@ -1191,6 +1313,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("--listen must be an address"), "{e}");
+        // With a shared state it needs the replicas' key, to find their keys in Redis.
+        let with_state = WebhooksArgs {
+            listen: "127.0.0.1:8788".into(),
+            state: Some("redis://127.0.0.1:6379".into()),
+        };
+        let e = ReceiverConfig::from_sources(&with_state, env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("WHOP_API_KEY is not set: with --state"),
+            "{e}"
+        );
+        let env_key = |k: &str| match k {
+            "WHOP_WEBHOOK_SECRET" => Some("ws_abc".to_owned()),
+            "WHOP_API_KEY" => Some("k_123".to_owned()),
+            _ => None,
+        };
+        let c = ReceiverConfig::from_sources(&with_state, env_key).unwrap();
+        assert!(c.state.url.is_some());
+    }
+
+    #[test]
+    fn a_shared_state_with_the_webhook_secret_set_means_push_even_over_stdio() {
+        let key = ("WHOP_API_KEY", "k");
+        let secret = ("WHOP_WEBHOOK_SECRET", "ws_abc");
+        let state = ("WHOP_MCP_STATE_URL", "redis://127.0.0.1:6379");
+        assert!(build(&[], &[key, secret, state]).unwrap().tools.push);
+        assert!(!build(&[], &[key, secret]).unwrap().tools.push);
+        assert!(!build(&[], &[key, state]).unwrap().tools.push);
     }
 
     #[test]

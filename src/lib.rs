@@ -19,6 +19,8 @@
 //! - [`net`]     — the one loopback/origin rule for URLs.
 //! - [`shared`]  — state replicas share (wake-ups, delivery ids, poll leases); local by default.
 //! - [`webhooks`] — Whop webhooks: signature checks, `POST /webhooks/whop`, the standalone receiver.
+//! - [`state`]   — where that state lives (this process, or Redis with `--state`) and the
+//!   shared Whop rate budget.
 //! - [`sandbox`] — the `whop-sandbox` crate (an in-memory Whop on loopback for `--demo`, tests
 //!   and benchmarks), re-exported under its old path.
 
@@ -36,6 +38,7 @@ pub mod prompts;
 pub mod resources;
 pub mod server;
 pub mod shared;
+pub mod state;
 pub mod tools;
 pub mod transport;
 pub mod webhooks;

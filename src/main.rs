@@ -11,7 +11,8 @@ use whop_chat_mcp::{
     gate::{self, Gate},
     sandbox::Sandbox,
     server::WhopServer,
-    shared, transport, webhooks, whop,
+    state::State,
+    transport, webhooks, whop,
 };
 
 fn main() -> ExitCode {
@@ -124,9 +125,10 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let state = shared::open(&config.state).await;
-    let client = whop::Client::new(config.whop)?;
-    let server = WhopServer::with_state(client, config.tools, &config.exposure, state);
+    let client = whop::Client::new(config.whop.clone())?;
+    // Redis (with --state) is tried within a second; unreachable, the server serves alone.
+    let state = State::connect(&config.state, &config.whop.api_key).await;
+    let server = WhopServer::with_state(client, config.tools, &config.exposure, &state);
     if let Some(options) = config.http {
         let addr = options.addr;
         let listener = whop_chat_mcp::http::bind(addr)
@@ -193,7 +195,9 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
 
 /// `whop-chat-mcp webhooks --listen ADDR`: the webhook receiver alone.
 async fn run_receiver(config: ReceiverConfig) -> anyhow::Result<()> {
-    let state = shared::open(&config.state).await;
+    let state = State::connect(&config.state, &config.api_key)
+        .await
+        .handle();
     webhooks::serve_standalone(config.addr, config.verifier, state, async {
         let signal = shutdown_signal().await;
         tracing::info!(%signal, "shutting down");

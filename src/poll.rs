@@ -125,7 +125,7 @@ pub(crate) async fn newer(
 }
 
 /// The one rule for how often to poll: every `interval` while Whop answers; after a 429,
-/// twice the previous pause (at least what Whop's `Retry-After` asked, at most a minute);
+/// (or the rate budget holding it back) twice the previous pause (at least what Whop's `Retry-After` asked, at most a minute);
 /// back to `interval` after the next answer that is not a 429.
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
@@ -144,7 +144,7 @@ impl Backoff {
     /// The pause before the next poll, given how the last one went.
     pub(crate) fn after<T>(&mut self, outcome: &Result<T, whop::Error>) -> Duration {
         self.pause = match outcome {
-            Err(e) if e.status() == Some(429) => (self.pause * 2)
+            Err(e) if e.is_rate_limited() => (self.pause * 2)
                 .max(e.retry_after().unwrap_or_default())
                 .min(MAX_BACKOFF),
             _ => self.interval,

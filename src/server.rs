@@ -32,6 +32,7 @@ use crate::{
     prompts::{self, Prompts},
     resources::{Resources, Subscriptions},
     shared::Handle,
+    state::State,
     tools::{Settings, Toolbox},
     whop,
 };
@@ -58,19 +59,26 @@ pub struct WhopServer {
 }
 
 impl WhopServer {
-    /// A server with the embedded state (this process only).
+    /// A server whose state stays in this process, without a rate budget.
     pub fn new(client: whop::Client, settings: Settings, exposure: &Exposure) -> Self {
-        Self::with_state(client, settings, exposure, Handle::local())
+        Self::with_state(client, settings, exposure, &State::local())
     }
 
-    /// A server whose waits and subscriptions hear of new messages through `state`.
+    /// A server sharing `state` (see [`State::connect`]): its client asks the state's rate
+    /// budget before every Whop request, and its waits, watchers and webhook receiver use the
+    /// state's wake-ups, leases and delivery ids.
     pub fn with_state(
         client: whop::Client,
         settings: Settings,
         exposure: &Exposure,
-        state: Handle,
+        state: &State,
     ) -> Self {
         let gate = Gate::new(settings.api_key.as_ref());
+        let client = match state.budget() {
+            Some(budget) => client.with_budget(budget),
+            None => client,
+        };
+        let state = state.handle();
         let toolbox = Arc::new(Toolbox::new(client, settings, state.clone()));
         let tools = crate::tools::catalog()
             .iter()

@@ -16,8 +16,6 @@ use std::{
 
 use tokio::sync::broadcast;
 
-use crate::config::StateOptions;
-
 /// A boxed future, so [`Shared`] can be used as a trait object.
 pub(crate) type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -111,7 +109,7 @@ impl Shared for Local {
 }
 
 /// The shared state as the server, the watchers and the webhook receiver hold it: cheap to
-/// clone, and opaque outside the crate (only [`open`] makes one, or [`Handle::local`]).
+/// clone, and opaque outside the crate (made by [`crate::state::State::handle`], or [`Handle::local`]).
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) engine: Arc<dyn Shared>,
@@ -135,12 +133,6 @@ impl Handle {
     pub fn reaches_other_processes(&self) -> bool {
         self.replicated
     }
-}
-
-/// Builds the shared state the configuration asks for. Only the embedded one exists so far, so
-/// this is [`Handle::local`]; an engine named in [`StateOptions`] is connected here.
-pub async fn open(_options: &StateOptions) -> Handle {
-    Handle::local()
 }
 
 #[cfg(test)]

@@ -367,6 +367,36 @@ impl ToolError {
                 unknown_outcome,
             ),
             whop::Error::Upload { message, .. } => message.clone(),
+            whop::Error::Budget {
+                limit,
+                paused,
+                retry_after,
+                attempts,
+                ..
+            } => {
+                let wait = seconds(Some(*retry_after), 1);
+                let why = match limit {
+                    _ if *paused => "Whop is rate limiting this API key (HTTP 429 seen by this server or another replica sharing the key), and every request is paused".to_owned(),
+                    Some(n) => format!(
+                        "The Whop rate budget of {n} requests/s (WHOP_RATE_LIMIT, shared by every replica using this API key) is exhausted"
+                    ),
+                    None => "The Whop rate budget is exhausted".to_owned(),
+                };
+                let fix = if *paused || limit.is_none() {
+                    ""
+                } else {
+                    ", or raise WHOP_RATE_LIMIT if the key allows more"
+                };
+                // Held back before its first attempt, the call changed nothing.
+                let outcome = if *attempts == 0 {
+                    " Nothing was sent to Whop."
+                } else {
+                    unknown_outcome
+                };
+                format!(
+                    "{why}: this call got no turn within its time limit. Retry after {wait} s{fix}.{outcome}"
+                )
+            }
         };
         // Whop's request id lets its support find the call; worth a few bytes on a failure.
         let text = match &e {
@@ -474,6 +504,36 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_refusal_says_which_budget_and_whether_anything_was_sent() {
+        let budget = |paused, attempts| whop::Error::Budget {
+            limit: Some(5.0),
+            paused,
+            retry_after: Duration::from_millis(1200),
+            attempts,
+            target: Target {
+                scope: "chat:read",
+                kind: Kind::Channel,
+                id: None,
+            },
+        };
+        let s = ToolError::whop(budget(false, 0), Effect::Write).message;
+        assert!(
+            s.starts_with("The Whop rate budget of 5 requests/s (WHOP_RATE_LIMIT")
+                && s.contains("Retry after 2 s, or raise WHOP_RATE_LIMIT")
+                && s.ends_with("Nothing was sent to Whop."),
+            "{s}"
+        );
+        let s = ToolError::whop(budget(true, 2), Effect::Write).message;
+        assert!(
+            s.starts_with("Whop is rate limiting this API key (HTTP 429")
+                && !s.contains("raise WHOP_RATE_LIMIT")
+                && s.contains("check (e.g. with list_messages)"),
+            "{s}"
+        );
+        assert!(budget(true, 0).is_rate_limited());
+    }
+
+    #[test]
     fn error_sentences_name_cause_and_next_step() {
         let t = |e, effect| ToolError::whop(e, effect).message;
         let s = t(api(401, Kind::Channel, None, "chat:read"), Effect::Read);
@@ -549,6 +609,29 @@ mod tests {
         assert_eq!(
             s,
             "Whop rejected the request (HTTP 400): Missing required parameter: channel_id. (parameter `channel_id`)"
+        );
+    }
+
+    #[test]
+    fn an_exhausted_rate_budget_says_so_and_that_nothing_was_sent() {
+        let e = whop::Error::Budget {
+            limit: Some(0.2),
+            paused: false,
+            retry_after: std::time::Duration::from_secs(5),
+            attempts: 0,
+            target: Target {
+                scope: "chat:read",
+                kind: Kind::Channel,
+                id: None,
+            },
+        };
+        let text = ToolError::whop(e, Effect::Write).message;
+        assert!(
+            text.starts_with("The Whop rate budget of 0.2 requests/s (WHOP_RATE_LIMIT")
+                && text.contains("Retry after 5 s")
+                && text.contains("raise WHOP_RATE_LIMIT")
+                && text.contains("Nothing was sent to Whop."),
+            "{text}"
         );
     }
 

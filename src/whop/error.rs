@@ -78,6 +78,33 @@ pub enum Error {
     /// The file upload flow failed after Whop accepted the file.
     #[error("{message}")]
     Upload { message: String },
+    /// The rate budget (`WHOP_RATE_LIMIT`, or a pause after a 429) had no turn for this
+    /// request before the call's deadline, so it was not sent.
+    #[error("{}", budget_text(*.limit, *.paused, *.retry_after))]
+    Budget {
+        /// Requests per second of the budget, when one is set.
+        limit: Option<f64>,
+        /// Held back by a 429's `Retry-After` (seen by this or another replica).
+        paused: bool,
+        /// When a turn is expected.
+        retry_after: Duration,
+        /// Attempts sent before this one was held back.
+        attempts: u32,
+        target: Target,
+    },
+}
+
+fn budget_text(limit: Option<f64>, paused: bool, wait: Duration) -> String {
+    let wait = wait.as_secs_f64().ceil().max(1.0);
+    match limit {
+        _ if paused => format!(
+            "Whop asked to pause requests with this API key (HTTP 429 Retry-After, seen by this or another replica) for {wait} s more"
+        ),
+        Some(n) => format!(
+            "the Whop rate budget of {n} requests/s (WHOP_RATE_LIMIT) is exhausted; the next turn is in {wait} s"
+        ),
+        None => format!("no turn to call Whop for {wait} s"),
+    }
 }
 
 impl Error {
@@ -96,12 +123,20 @@ impl Error {
         }
     }
 
-    /// How long Whop asked us to wait before trying again, when it said.
+    /// How long Whop asked us to wait before trying again, when it said (or when the rate
+    /// budget expects a turn).
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::Api { retry_after, .. } => *retry_after,
+            Error::Budget { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
+    }
+
+    /// Whop's 429, or the client's own rate budget holding a request back: either way,
+    /// slow down.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429) || matches!(self, Error::Budget { .. })
     }
 }
 

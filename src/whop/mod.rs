@@ -2,10 +2,12 @@
 //!
 //! One [`Client`] holds one `reqwest::Client` (rustls), the base URL, the key and the pinned
 //! `Api-Version-Date`. Every call goes through [`Client::execute`], the one place that adds
-//! headers, applies the retry policy, and turns non-2xx answers into [`Error`]s.
+//! headers, applies the retry policy, asks the rate budget ([`budget`]) for each attempt, and
+//! turns non-2xx answers into [`Error`]s.
 //! The resource files (`messages.rs`, `channels.rs`, …) only describe requests.
 
 mod accounts;
+pub mod budget;
 mod channels;
 mod dms;
 pub(crate) mod error;
@@ -27,6 +29,7 @@ use reqwest::{
 };
 use serde::de::DeserializeOwned;
 
+pub use budget::{Grant, LocalBudget, RateBudget};
 pub use channels::{ListChatChannels, UpdateChatChannel};
 pub use dms::CreateDmChannel;
 pub use error::Error;
@@ -74,6 +77,9 @@ pub struct ClientOptions {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Consulted before every request to Whop (see [`Client::with_budget`]); none = send at
+    /// will, as Whop's own 429s allow.
+    budget: Option<Arc<dyn RateBudget>>,
 }
 
 struct Inner {
@@ -246,7 +252,51 @@ impl Client {
                 policy: options.policy,
                 company_names: Default::default(),
             }),
+            budget: None,
         })
+    }
+
+    /// This client, asking `budget` for a turn before every request to Whop (each retry
+    /// too) and telling it about every 429 that carries a `Retry-After`. Waiting for a turn
+    /// counts against the call's deadline. Presigned upload URLs are not Whop's API and do
+    /// not spend the budget.
+    pub fn with_budget(mut self, budget: Arc<dyn RateBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Waits for the budget's turn, or fails when it would come after `deadline`.
+    async fn wait_for_turn(
+        &self,
+        deadline: Instant,
+        attempts: u32,
+        target: &Target,
+    ) -> Result<(), Error> {
+        let Some(budget) = &self.budget else {
+            return Ok(());
+        };
+        loop {
+            match budget.take().await {
+                Grant::Go => return Ok(()),
+                Grant::Wait { after, paused } => {
+                    if Instant::now() + after >= deadline {
+                        return Err(Error::Budget {
+                            limit: budget.limit(),
+                            paused,
+                            retry_after: after,
+                            attempts,
+                            target: target.clone(),
+                        });
+                    }
+                    tracing::debug!(
+                        wait_ms = after.as_millis() as u64,
+                        paused,
+                        "waiting for the Whop rate budget"
+                    );
+                    tokio::time::sleep(after).await;
+                }
+            }
+        }
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -328,6 +378,10 @@ impl Client {
         // Set once an attempt may have reached Whop without its answer reaching us.
         let mut maybe_applied = false;
         loop {
+            if authenticated {
+                self.wait_for_turn(deadline, attempt, &request.target)
+                    .await?;
+            }
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut builder = self
@@ -397,6 +451,14 @@ impl Client {
                 }
                 Ok((status, headers, body)) => {
                     let retry_after = retry::retry_after(&headers);
+                    // Every request sharing the budget (other replicas too) holds back now.
+                    if let (Some(budget), true, Some(wait)) = (
+                        &self.budget,
+                        authenticated && status == StatusCode::TOO_MANY_REQUESTS,
+                        retry_after,
+                    ) {
+                        budget.pause(wait).await;
+                    }
                     let body = error::parse_error_body(&body);
                     // With an Idempotency-Key, Whop answers a retry with the stored 4xx.
                     let only_replays = request.idempotency_key.is_some()

@@ -728,6 +728,7 @@ fn the_comparison_names_each_difference() {
         query: query.iter().map(|k| (k.to_string(), "x".into())).collect(),
         headers: vec![("api-version-date".into(), "2026-10-15-1".into())],
         body: Bytes::from(body.to_string()),
+        at: std::time::Instant::now(),
     };
     let one = |r: LoggedRequest| BTreeMap::from([("messages.create".to_owned(), vec![r])]);
     let sdk = one(req(

@@ -32,6 +32,7 @@ mod inspector;
 mod lifecycle;
 mod oauth;
 mod packaging;
+mod redis_state;
 mod release;
 mod schemas;
 mod search;

@@ -298,7 +298,12 @@ fn server_json_is_a_valid_registry_entry_in_step_with_the_code() {
                 "{v}"
             );
             let secret = v.get("isSecret").and_then(Value::as_bool).unwrap_or(false);
-            assert_eq!(secret, name == "WHOP_API_KEY", "isSecret of {name}");
+            // The state URL may carry Redis's password.
+            assert_eq!(
+                secret,
+                matches!(name, "WHOP_API_KEY" | "WHOP_MCP_STATE_URL"),
+                "isSecret of {name}"
+            );
             assert_eq!(
                 v["isRequired"],
                 name == "WHOP_API_KEY",

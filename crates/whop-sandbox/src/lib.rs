@@ -138,6 +138,8 @@ pub struct LoggedRequest {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// When it arrived (lets tests measure request rates).
+    pub at: std::time::Instant,
 }
 
 impl LoggedRequest {

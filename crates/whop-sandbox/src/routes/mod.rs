@@ -141,6 +141,7 @@ pub(super) async fn log_and_faults(State(sb): Sb, req: Request, next: Next) -> R
             query,
             headers,
             body: bytes.clone(),
+            at: std::time::Instant::now(),
         });
     let fault = faults::take(
         &mut sb.faults.lock().unwrap_or_else(|p| p.into_inner()),
