@@ -132,6 +132,13 @@ pub struct SandboxArgs {
     /// API key the sandbox accepts for the demo company.
     #[arg(long, default_value = crate::sandbox::DEMO_API_KEY)]
     pub api_key: String,
+    /// Milliseconds added before every API answer, like a Whop a network round trip away
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub latency_ms: u64,
+    /// Deliver signed chat.message.created webhooks here for every message created, e.g.
+    /// http://127.0.0.1:8788/webhooks/whop (the secret is WHOP_WEBHOOK_SECRET)
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
 }
 
 /// The flags of the server itself. Values are taken as text and checked by

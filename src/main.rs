@@ -180,6 +180,18 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     let sandbox = Sandbox::start(args.listen, &args.api_key)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    sandbox.set_latency(std::time::Duration::from_millis(args.latency_ms));
+    if let Some(url) = &args.webhook_url {
+        let secret = std::env::var("WHOP_WEBHOOK_SECRET").unwrap_or_default();
+        if secret.trim().is_empty() {
+            anyhow::bail!(
+                "--webhook-url needs WHOP_WEBHOOK_SECRET: the secret the receiver checks deliveries with"
+            );
+        }
+        sandbox
+            .deliver_webhooks(url, secret.trim())
+            .map_err(|e| anyhow::anyhow!("--webhook-url {e}"))?;
+    }
     // The sandbox is not an MCP server: its stdout is free for scripts to read.
     println!("WHOP_BASE_URL={}", sandbox.base_url());
     println!("WHOP_API_KEY={}", sandbox.api_key());

@@ -185,6 +185,10 @@ pub(crate) struct Shared {
     pub webhook: Mutex<Option<Arc<webhooks::Target>>>,
     /// Every webhook delivery made, in order.
     pub deliveries: Mutex<Vec<WebhookDelivery>>,
+    /// Added before answering every API request (a far-away Whop, for load runs).
+    pub latency_ms: std::sync::atomic::AtomicU64,
+    /// When the sandbox started (`/_sandbox/stats` counts seconds from here).
+    pub started: std::time::Instant,
     /// The runtime the sandbox started on: deliveries run there, whoever created the message.
     pub runtime: tokio::runtime::Handle,
 }
@@ -253,6 +257,8 @@ impl Sandbox {
             webhook: Mutex::new(None),
             deliveries: Mutex::new(Vec::new()),
             runtime: tokio::runtime::Handle::current(),
+            latency_ms: Default::default(),
+            started: std::time::Instant::now(),
         });
         let stop = CancellationToken::new();
         tokio::spawn(accept_loop(
@@ -451,6 +457,15 @@ impl Sandbox {
     }
 
     /// Stops delivering webhooks (deliveries under way finish).
+    /// Delays every answer under `/api/v1` by `latency` (0 for none), like a Whop that is a
+    /// network round trip away; faults still apply on top.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.shared.latency_ms.store(
+            latency.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     pub fn stop_webhooks(&self) {
         *self
             .shared

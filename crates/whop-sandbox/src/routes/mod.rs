@@ -94,6 +94,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .nest("/api/v1", api)
         .route("/_uploads/{id}", put(upload_bytes))
         .route("/_media/{id}/{name}", get(media))
+        .route("/_sandbox/stats", get(stats))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
             log_and_faults,
@@ -102,10 +103,50 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// `GET /_sandbox/stats`: what a load run needs from outside the process: how many API
+/// requests arrived, per second of arrival (seconds since the sandbox started), and the chat
+/// channels anyone may post to without slow mode.
+async fn stats(State(sb): Sb) -> Response {
+    let log = sb.log.lock().unwrap_or_else(|p| p.into_inner());
+    let started = sb.started;
+    let mut per_second = std::collections::BTreeMap::<u64, u64>::new();
+    let mut total = 0u64;
+    for r in log.iter().filter(|r| r.path.starts_with("/api/v1/")) {
+        total += 1;
+        *per_second
+            .entry(r.at.saturating_duration_since(started).as_secs())
+            .or_default() += 1;
+    }
+    drop(log);
+    let st = sb.state();
+    // Open to everyone and without slow mode, so a load run's sends are not refused.
+    let chat_channels: Vec<&str> = st
+        .channels
+        .iter()
+        .filter(|c| c.who_can_post == "everyone" && c.cooldown_seconds.unwrap_or(0) == 0)
+        .map(|c| c.id.as_str())
+        .collect();
+    axum::Json(serde_json::json!({
+        "requests_total": total,
+        "now": started.elapsed().as_secs(),
+        "per_second": per_second,
+        "chat_channels": chat_channels,
+    }))
+    .into_response()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Layers
 
 pub(super) async fn log_and_faults(State(sb): Sb, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/_sandbox/stats" {
+        // Looking at the log is not a request to Whop.
+        return next.run(req).await;
+    }
+    let latency = sb.latency_ms.load(std::sync::atomic::Ordering::Relaxed);
+    if latency > 0 && req.uri().path().starts_with("/api/v1/") {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::new(413, "invalid_request_error", "Request body too large.")
