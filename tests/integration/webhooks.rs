@@ -733,3 +733,111 @@ async fn waits_on_one_channel_share_one_poller() {
         "{polls} polls in 3 s for three waits"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Across replicas, through a real Redis.
+
+/// The binary over HTTP against `sb`, sharing `redis` and receiving webhooks, polling never.
+fn replica(sb: &Sandbox, redis: &common::RedisServer) -> HttpServer {
+    let state = redis.url();
+    let mut env = vec![
+        ("WHOP_BASE_URL", sb.base_url()),
+        ("WHOP_API_KEY", sb.api_key().to_owned()),
+        ("WHOP_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("WHOP_MCP_STATE_URL", state),
+    ];
+    env.extend(NO_POLLING.iter().map(|(k, v)| (*k, v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    http_server(&[], &env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_to_one_replica_wakes_a_wait_on_the_other() {
+    let redis = common::RedisServer::start();
+    let sb = common::sandbox().await;
+    let (a, b) = (replica(&sb, &redis), replica(&sb, &redis));
+    let feed = sb.channel_id("General");
+    let experience = sb.experience_id("General");
+    // Each replica has joined Redis before the wake is published.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let wait = start_wait(&b.url, &sb, &feed).await;
+    let posted = sb.post_as("chloe", &feed, "across replicas");
+    let id = delivery_id();
+    let started = Instant::now();
+    let (status, _) = deliver(
+        &webhook_url(&a),
+        &id,
+        message_event(&id, &feed, &experience, &posted),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (answer, at) = tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the wait on the other replica answered (polling is off: only push can wake it)")
+        .unwrap();
+    assert_eq!(waited_ids(&answer), std::slice::from_ref(&posted));
+    eprintln!(
+        "webhook to replica A -> wait on replica B answered in {:?}",
+        at - started
+    );
+    // The same delivery again, now to B: seen across replicas, acknowledged and dropped.
+    let (status, _) = deliver(
+        &webhook_url(&b),
+        &id,
+        message_event(&id, &feed, &experience, &posted),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standalone_receiver_wakes_a_stdio_server_through_redis() {
+    let redis = common::RedisServer::start();
+    let sb = common::sandbox().await;
+    let state = redis.url();
+    let (mut receiver, url, _said) = standalone(&[
+        ("WHOP_WEBHOOK_SECRET", SECRET),
+        ("WHOP_API_KEY", sb.api_key()),
+        ("WHOP_MCP_STATE_URL", &state),
+        ("RUST_LOG", "warn"),
+    ]);
+    // A stdio server of the same deployment: it has the secret (so push is on) and the state.
+    let mut env = vec![
+        ("WHOP_WEBHOOK_SECRET", SECRET),
+        ("WHOP_MCP_STATE_URL", state.as_str()),
+    ];
+    env.extend(NO_POLLING.iter().copied());
+    let client = common::connect(common::command(&sb, &env)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let feed = sb.channel_id("General");
+    let after = sb.newest_message_id(&feed).unwrap();
+    let wait = {
+        let feed = feed.clone();
+        tokio::spawn(async move {
+            let r = common::call(
+                &client,
+                "wait_for_messages",
+                json!({"channel_id": feed, "after": after, "timeout_seconds": 30}),
+            )
+            .await;
+            common::ok(&r).0
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let posted = sb.post_as("chloe", &feed, "from the receiver");
+    let id = delivery_id();
+    let (status, _) = deliver(
+        &url,
+        &id,
+        message_event(&id, &feed, &sb.experience_id("General"), &posted),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer = tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the stdio server's wait answered (polling is off: only push can wake it)")
+        .unwrap();
+    assert!(answer.contains("from the receiver"), "{answer}");
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+}
