@@ -53,7 +53,7 @@ impl Baseline {
         }
     }
 
-    fn covers(&self, m: &Message) -> bool {
+    pub(crate) fn covers(&self, m: &Message) -> bool {
         if self.id.as_deref() == Some(m.id.as_str()) {
             return true;
         }
@@ -64,6 +64,13 @@ impl Baseline {
             (Some(base), Some(t)) => t <= base,
             _ => false,
         }
+    }
+
+    /// Whether everything `other` covers, this covers too (this baseline is at or after it),
+    /// so what is new since this one is a part of what is new since `other`. Unknown times
+    /// answer no.
+    pub(crate) fn at_or_after(&self, other: &Baseline) -> bool {
+        matches!((self.created_at, other.created_at), (Some(me), Some(it)) if it <= me)
     }
 
     /// What to pass as `after` to continue from here.
@@ -159,6 +166,17 @@ mod tests {
 
     fn msg(id: &str, at: &str) -> Message {
         serde_json::from_value(serde_json::json!({"id": id, "created_at": at, "content": id, "user": {"id": "u", "username": "p"}})).unwrap()
+    }
+
+    #[test]
+    fn a_later_baseline_is_at_or_after_an_earlier_one() {
+        let early = Baseline::of(&msg("msg_1", "2026-01-01T10:00:00.000Z"));
+        let late = Baseline::of(&msg("msg_2", "2026-01-01T10:00:01.000Z"));
+        assert!(late.at_or_after(&early) && early.at_or_after(&early));
+        assert!(!early.at_or_after(&late));
+        assert!(
+            !Baseline::default().at_or_after(&early) && !late.at_or_after(&Baseline::default())
+        );
     }
 
     #[test]

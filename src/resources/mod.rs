@@ -31,6 +31,7 @@ use crate::{
     poll::baseline_now,
     tools::{Effect, ListChannelsArgs, ListMessagesArgs, ToolError, Toolbox},
 };
+pub(crate) use watchers::CLOCK_MARGIN;
 pub use watchers::{Subscription, Update, Watchers};
 
 pub(crate) const CHANNELS_URI: &str = "whop://channels";

@@ -31,9 +31,9 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    poll::{Backoff, Baseline, newer},
+    poll::{Backoff, Baseline, MAX_NEW, newer},
     shared::Handle,
-    whop,
+    whop::{self, models::Message},
 };
 
 /// How far before the subscribe moment a new watcher's baseline lies: covers a Whop clock
@@ -49,9 +49,19 @@ pub enum Update {
     Gone(u16),
 }
 
+/// What a watcher's last check found: the messages newer than `since`, newest first.
+struct Batch {
+    since: Baseline,
+    messages: Vec<Message>,
+}
+
+/// The watcher's last batch, which its subscribers may read instead of asking Whop again.
+type Latest = Arc<Mutex<Option<Arc<Batch>>>>;
+
 struct Watch {
     /// Tells this watch apart from a later one on the same channel.
     generation: u64,
+    latest: Latest,
     subscribers: usize,
     updates: broadcast::Sender<Update>,
     stop: CancellationToken,
@@ -86,6 +96,7 @@ impl Drop for Watchers {
 /// One subscriber's place in a channel's watcher; leaving is dropping it.
 pub struct Subscription {
     updates: broadcast::Receiver<Update>,
+    latest: Latest,
     table: Arc<Mutex<Table>>,
     channel: String,
     generation: u64,
@@ -100,6 +111,26 @@ impl Subscription {
             Err(broadcast::error::RecvError::Lagged(_)) => Some(Update::New),
             Err(broadcast::error::RecvError::Closed) => None,
         }
+    }
+
+    /// The messages newer than `base` (newest first), when the watcher's last check answers
+    /// that already: nothing newer than `base` existed up to `known` (a point at or after
+    /// `base`, e.g. when the subscriber's own empty check started, less [`CLOCK_MARGIN`]),
+    /// `known` is at or after where the watcher's check started, and that check was not cut at
+    /// [`MAX_NEW`]. `None`: ask Whop.
+    pub(crate) fn news_since(&self, base: &Baseline, known: &Baseline) -> Option<Vec<Message>> {
+        let batch = lock_latest(&self.latest).clone()?;
+        if !known.at_or_after(&batch.since) || batch.messages.len() >= MAX_NEW {
+            return None;
+        }
+        Some(
+            batch
+                .messages
+                .iter()
+                .take_while(|m| !base.covers(m))
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -119,6 +150,10 @@ impl Drop for Subscription {
             tracing::debug!(channel = self.channel, "watcher stopped");
         }
     }
+}
+
+fn lock_latest(latest: &Latest) -> std::sync::MutexGuard<'_, Option<Arc<Batch>>> {
+    latest.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn lock(table: &Mutex<Table>) -> std::sync::MutexGuard<'_, Table> {
@@ -170,6 +205,7 @@ impl Watchers {
             w.subscribers += 1;
             return Subscription {
                 updates: w.updates.subscribe(),
+                latest: w.latest.clone(),
                 table: self.table.clone(),
                 channel: channel.to_owned(),
                 generation: w.generation,
@@ -181,6 +217,7 @@ impl Watchers {
         let stop = CancellationToken::new();
         let since = Baseline::at(Utc::now() - CLOCK_MARGIN);
         let poke = Arc::new(Notify::new());
+        let latest = Latest::default();
         tokio::spawn(watch(
             Poller {
                 client: self.client.clone(),
@@ -192,6 +229,7 @@ impl Watchers {
                 state: self.state.clone(),
                 table: self.table.clone(),
                 generation,
+                latest: latest.clone(),
             },
             since,
         ));
@@ -200,6 +238,7 @@ impl Watchers {
             channel.to_owned(),
             Watch {
                 generation,
+                latest: latest.clone(),
                 subscribers: 1,
                 updates,
                 stop,
@@ -208,6 +247,7 @@ impl Watchers {
         );
         Subscription {
             updates: receiver,
+            latest,
             table: self.table.clone(),
             channel: channel.to_owned(),
             generation,
@@ -231,6 +271,7 @@ struct Poller {
     state: Handle,
     table: Arc<Mutex<Table>>,
     generation: u64,
+    latest: Latest,
 }
 
 /// Pokes the watcher of each channel a wake-up names, until `stop`.
@@ -297,7 +338,11 @@ async fn watch(p: Poller, mut base: Baseline) {
         match step {
             Ok(found) => {
                 if let Some(newest) = found.first() {
-                    base = Baseline::of(newest);
+                    let since = std::mem::replace(&mut base, Baseline::of(newest));
+                    *lock_latest(&p.latest) = Some(Arc::new(Batch {
+                        since,
+                        messages: found,
+                    }));
                     p.updates.send(Update::New).ok();
                     if !woken && p.state.reaches_other_processes() {
                         p.state.engine.publish_wake(&p.channel).await;

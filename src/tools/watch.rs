@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
+
 use rmcp::{
     RoleServer, handler::server::wrapper::Parameters, model::ProgressNotificationParam,
     schemars::JsonSchema, service::RequestContext, tool, tool_router,
@@ -16,7 +18,7 @@ use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, check_id, outpu
 use crate::{
     output::{TEXT_BUDGET, fit, messages::MessageOut, plural},
     poll::{Backoff, Baseline, baseline_now, newer},
-    resources::Update,
+    resources::{CLOCK_MARGIN, Update},
     whop::{self, models::Message},
 };
 
@@ -79,11 +81,14 @@ impl Toolbox {
             let mut next_progress = started + every;
             // When to check this wait's baseline next: now, then on news (or after a failure).
             let mut check_at = Some(started);
+            // Up to where this wait knows there is nothing new (see `Subscription::news_since`).
+            let mut known = base.clone();
             loop {
                 let now = Instant::now();
                 let last = now >= deadline;
                 if last || check_at.is_some_and(|t| t <= now) {
                     // The last check at the deadline also catches what a watcher may have missed.
+                    let check_started = Utc::now();
                     let outcome = newer(&self.client, &channel, &base).await;
                     let pause = backoff.after(&outcome);
                     check_at = None;
@@ -91,7 +96,14 @@ impl Toolbox {
                         Ok(found) if !found.is_empty() => {
                             return Ok(render_wait(&channel, found, &base, None));
                         }
-                        Ok(_) => {}
+                        // Nothing newer than `base` existed when this check started: what comes
+                        // later is newer than that moment (less the clock margin).
+                        Ok(_) => {
+                            let point = Baseline::at(check_started - CLOCK_MARGIN);
+                            if point.at_or_after(&known) {
+                                known = point;
+                            }
+                        }
                         // Rate limited: slow down, never give up early for it.
                         Err(e) if e.status() == Some(429) => {
                             if !last {
@@ -121,7 +133,15 @@ impl Toolbox {
                     .min(next_progress);
                 tokio::select! {
                     update = watch.next() => match update {
-                        Some(Update::New) => check_at = Some(Instant::now()),
+                        // The watcher's own check usually answers this wait too: no second
+                        // request to Whop, and one round trip less before the answer.
+                        Some(Update::New) => match watch.news_since(&base, &known) {
+                            Some(found) if !found.is_empty() => {
+                                return Ok(render_wait(&channel, found, &base, None));
+                            }
+                            Some(_) => {}
+                            None => check_at = Some(Instant::now()),
+                        },
                         // The watcher stopped (Whop refused the channel): this wait's own check
                         // reports why; a later watcher is joined if the check passes.
                         Some(Update::Gone(_)) | None => {

@@ -361,6 +361,36 @@ async fn a_webhook_wakes_a_waiting_wait_at_once() {
 }
 
 #[tokio::test]
+async fn a_woken_wait_answers_from_its_watchers_check_without_asking_whop_again() {
+    let sb = common::sandbox().await;
+    let server = server(&sb);
+    let feed = sb.channel_id("General");
+    let waits = [
+        start_wait(&server.url, &sb, &feed).await,
+        start_wait(&server.url, &sb, &feed).await,
+    ];
+    let posted = sb.post_as("chloe", &feed, "one check for all");
+    sb.clear_requests();
+    let id = delivery_id();
+    let (status, _) = deliver(
+        &webhook_url(&server),
+        &id,
+        message_event(&id, &feed, &sb.experience_id("General"), &posted),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for wait in waits {
+        let (answer, _) = tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .expect("the wait answers after the webhook")
+            .unwrap();
+        assert_eq!(waited_ids(&answer), std::slice::from_ref(&posted));
+    }
+    // The watcher's one check answered both waits.
+    assert_eq!(sb.requests_to("GET", "/messages").len(), 1);
+}
+
+#[tokio::test]
 async fn a_wait_on_the_experience_id_wakes_too() {
     let sb = common::sandbox().await;
     let server = server(&sb);
