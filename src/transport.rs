@@ -70,7 +70,7 @@ pub struct GuardedStdio<R, W> {
     reader: BufReader<R>,
     line: Vec<u8>,
     discarding: bool,
-    writer: Arc<Mutex<W>>,
+    writer: Arc<Mutex<Out<W>>>,
     errors: TokenBucket,
     /// Cancelled when a write fails: the peer stopped reading.
     closed: CancellationToken,
@@ -108,7 +108,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
             reader: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
             discarding: false,
-            writer: Arc::new(Mutex::new(write)),
+            writer: Arc::new(Mutex::new(Out {
+                write,
+                buf: Vec::new(),
+            })),
             errors: TokenBucket::new(20.0, 10.0),
             closed: CancellationToken::new(),
             outstanding: Arc::default(),
@@ -351,9 +354,7 @@ where
         };
         let outstanding = self.outstanding.clone();
         async move {
-            let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
-            bytes.push(b'\n');
-            let written = write_line(&writer, &bytes).await;
+            let written = write_line(&writer, &item).await;
             if let Some(id) = answered {
                 outstanding.done(&id);
             }
@@ -415,9 +416,7 @@ where
                         -32000,
                         format!("Server busy: {MAX_HELD} requests are waiting; retry later"),
                     );
-                    let mut bytes = serde_json::to_vec(&busy).unwrap_or_default();
-                    bytes.push(b'\n');
-                    if write_line(&self.writer, &bytes).await.is_err() {
+                    if write_line(&self.writer, &busy).await.is_err() {
                         return None;
                     }
                 }
@@ -436,9 +435,7 @@ where
                 Verdict::Answer(answer) => {
                     if self.errors.take() {
                         tracing::debug!(?answer, "answering a broken message");
-                        let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
-                        bytes.push(b'\n');
-                        if write_line(&self.writer, &bytes).await.is_err() {
+                        if write_line(&self.writer, &answer).await.is_err() {
                             return None;
                         }
                     } else {
@@ -450,14 +447,39 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.writer.lock().await.flush().await
+        self.writer.lock().await.write.flush().await
     }
 }
 
-async fn write_line<W: AsyncWrite + Unpin>(writer: &Mutex<W>, bytes: &[u8]) -> std::io::Result<()> {
-    let mut w = writer.lock().await;
-    w.write_all(bytes).await?;
-    w.flush().await
+/// Stdout and the buffer its lines are encoded in (kept between lines, so an answer is
+/// encoded without growing a new buffer each time).
+struct Out<W> {
+    write: W,
+    buf: Vec<u8>,
+}
+
+/// Largest buffer kept between lines; a longer line's buffer is freed after it is written.
+const KEPT_BUF: usize = 256 * 1024;
+
+/// Writes one message as a line of JSON.
+async fn write_line<W: AsyncWrite + Unpin>(
+    writer: &Mutex<Out<W>>,
+    message: &impl serde::Serialize,
+) -> std::io::Result<()> {
+    let mut out = writer.lock().await;
+    let Out { write, buf } = &mut *out;
+    buf.clear();
+    serde_json::to_writer(&mut *buf, message).map_err(std::io::Error::other)?;
+    buf.push(b'\n');
+    let written = async {
+        write.write_all(buf).await?;
+        write.flush().await
+    }
+    .await;
+    if buf.capacity() > KEPT_BUF {
+        *buf = Vec::new();
+    }
+    written
 }
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.

@@ -1,7 +1,10 @@
 //! Messages as tools return them: the structured form and the one-line row.
 
+use std::fmt::Write as _;
+
 use rmcp::schemars::JsonSchema;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::{LIST_CONTENT_CHARS, Rows, text};
 use crate::whop::{self, models::Message};
@@ -116,15 +119,17 @@ impl MessageOut {
 
     /// Date and time (UTC) of the message: `("2026-11-24", "16:05")`.
     pub(crate) fn when(&self) -> (String, String) {
-        let when = self
-            .created_at
+        let when = self.short_time();
+        let (date, time) = split_when(&when);
+        (date.to_owned(), time.to_owned())
+    }
+
+    /// `2026-11-24 16:05` (UTC), or what Whop sent when it is not a timestamp.
+    fn short_time(&self) -> String {
+        self.created_at
             .as_deref()
             .map(text::short_time)
-            .unwrap_or_default();
-        match when.split_once(' ') {
-            Some((date, time)) => (date.to_owned(), time.to_owned()),
-            None => (String::new(), when),
-        }
+            .unwrap_or_default()
     }
 
     /// One row: `16:05 @chloe msg_… ↩msg_… [pinned] {:fire:3}: text`, continuation lines
@@ -161,31 +166,27 @@ impl MessageOut {
                     s.push(' ');
                 }
                 s.push_str(&r.emoji);
-                s.push_str(&r.count.to_string());
+                let _ = write!(s, "{}", r.count);
             }
             s.push('}');
         }
         s.push_str(": ");
-        s.push_str(&text::indent(
-            self.content.as_deref().unwrap_or(""),
-            max_chars,
-        ));
-        if let Some(poll) = self.poll_line() {
+        text::indent_into(&mut s, self.content.as_deref().unwrap_or(""), max_chars);
+        if self.poll.is_some() {
             s.push_str("\n  ");
-            s.push_str(&poll);
+            self.push_poll(&mut s);
         }
         s
     }
 
     /// `poll: 1) Morning (12) 2) Evening (5)`: option ids (for add_reaction's
-    /// poll_option_id), texts and votes.
-    pub(crate) fn poll_line(&self) -> Option<String> {
-        let poll = self.poll.as_ref()?;
-        let mut s = String::from("poll:");
+    /// poll_option_id), texts and votes, appended to `s` (nothing without a poll).
+    fn push_poll(&self, s: &mut String) {
+        let Some(poll) = &self.poll else { return };
+        s.push_str("poll:");
         for o in poll {
-            s.push_str(&format!(" {}) {} ({})", o.id, o.text, o.votes));
+            let _ = write!(s, " {}) {} ({})", o.id, o.text, o.votes);
         }
-        Some(s)
     }
 }
 
@@ -195,6 +196,95 @@ pub(crate) struct MessagesPage {
     // Left out on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) next_cursor: Option<String>,
+}
+
+impl MessagesPage {
+    /// The page as `structuredContent`: what `serde_json::to_value` makes of it (the tests
+    /// compare the two), built by moving the strings instead of copying them.
+    pub fn into_value(self) -> Value {
+        let MessagesPage {
+            messages,
+            next_cursor,
+        } = self;
+        let mut map = Map::new();
+        map.insert(
+            "messages".into(),
+            Value::Array(messages.into_iter().map(MessageOut::into_value).collect()),
+        );
+        if let Some(c) = next_cursor {
+            map.insert("next_cursor".into(), Value::String(c));
+        }
+        Value::Object(map)
+    }
+}
+
+impl MessageOut {
+    /// One message as `serde_json::to_value` makes it, without copying its strings.
+    pub fn into_value(self) -> Value {
+        // Every field by name, so that a new one cannot be forgotten here.
+        let MessageOut {
+            id,
+            created_at,
+            user,
+            content,
+            replying_to_message_id,
+            flags,
+            reactions,
+            poll,
+        } = self;
+        let mut map = Map::new();
+        map.insert("id".into(), Value::String(id));
+        if let Some(t) = created_at {
+            map.insert("created_at".into(), Value::String(t));
+        }
+        if let Some(UserOut { id, username, name }) = user {
+            let mut u = Map::new();
+            u.insert("id".into(), Value::String(id));
+            if let Some(n) = username {
+                u.insert("username".into(), Value::String(n));
+            }
+            if let Some(n) = name {
+                u.insert("name".into(), Value::String(n));
+            }
+            map.insert("user".into(), Value::Object(u));
+        }
+        if let Some(c) = content {
+            map.insert("content".into(), Value::String(c));
+        }
+        if let Some(r) = replying_to_message_id {
+            map.insert("replying_to_message_id".into(), Value::String(r));
+        }
+        if !flags.is_empty() {
+            let flags = flags.into_iter().map(|f| Value::String(f.into())).collect();
+            map.insert("flags".into(), Value::Array(flags));
+        }
+        if !reactions.is_empty() {
+            let reactions = reactions
+                .into_iter()
+                .map(|ReactionOut { emoji, count }| {
+                    let mut r = Map::new();
+                    r.insert("emoji".into(), Value::String(emoji));
+                    r.insert("count".into(), Value::from(count));
+                    Value::Object(r)
+                })
+                .collect();
+            map.insert("reactions".into(), Value::Array(reactions));
+        }
+        if let Some(options) = poll {
+            let options = options
+                .into_iter()
+                .map(|PollOptionOut { id, text, votes }| {
+                    let mut o = Map::new();
+                    o.insert("id".into(), Value::String(id));
+                    o.insert("text".into(), Value::String(text));
+                    o.insert("votes".into(), Value::from(votes));
+                    Value::Object(o)
+                })
+                .collect();
+            map.insert("poll".into(), Value::Array(options));
+        }
+        Value::Object(map)
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -210,16 +300,23 @@ impl Rows for MessageOut {
         let mut ends = Vec::with_capacity(messages.len());
         let mut day = String::new();
         for m in messages {
-            let (date, time) = m.when();
+            let when = m.short_time();
+            let (date, time) = split_when(&when);
             if date != day {
                 rows.push(format!("── {date}"));
-                day = date.to_owned();
+                day.clear();
+                day.push_str(date);
             }
-            rows.push(m.line(&time));
+            rows.push(m.line(time));
             ends.push(rows.len());
         }
         (rows, ends)
     }
+}
+
+/// `("2026-11-24", "16:05")` from `2026-11-24 16:05`; no date for anything else.
+fn split_when(when: &str) -> (&str, &str) {
+    when.split_once(' ').unwrap_or(("", when))
 }
 
 #[cfg(test)]
@@ -280,6 +377,34 @@ mod tests {
         );
         let shown: Vec<&str> = m.reactions.iter().map(|r| r.emoji.as_str()).collect();
         assert_eq!(shown, ["?", "👍🏽", ":fire:"]);
+    }
+
+    #[test]
+    fn the_moved_value_is_the_serialised_one() {
+        // Every field present, then every field absent or empty (the full-size page of
+        // tests/integration/full_page.rs checks the same on real-sized messages).
+        let messages = vec![
+            msg(
+                r#"{"id":"m1","content":"Pick one 👍\nok","created_at":"2026-10-03T09:00:00.000Z",
+                "is_edited":true,"is_pinned":true,"mentions_everyone":true,"message_type":"system",
+                "poll":{"options":[{"id":"1","text":"Morning"},{"id":"2","text":"Evening"}]},
+                "poll_votes":[{"count":12,"option_id":"1"}],"replying_to_message_id":"m0",
+                "reaction_counts":[{"count":3,"emoji":":fire:"},{"count":1,"emoji":"👍🏽"}],
+                "user":{"id":"u","name":"Dana W","username":"danaw"}}"#,
+            ),
+            msg(r#"{"id":"bare"}"#),
+            msg(
+                r#"{"id":"m","user":{"id":"u"},"poll":{"options":[]},"reaction_counts":[{"count":0,"emoji":":x:"}]}"#,
+            ),
+        ];
+        for next_cursor in [None, Some("c2".to_owned())] {
+            let page = MessagesPage {
+                messages: messages.clone(),
+                next_cursor,
+            };
+            let expected = serde_json::to_value(&page).unwrap();
+            assert_eq!(page.into_value(), expected);
+        }
     }
 
     #[test]

@@ -184,6 +184,10 @@ pub(crate) fn quoted(s: &str) -> String {
 
 /// Untrusted text on one line: cleaned, with every line break shown as ` ⏎ `.
 pub(crate) fn inline(s: &str) -> String {
+    // Printable ASCII on one line (most names): nothing to clean, only the ends to trim.
+    if s.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        return s.trim().to_owned();
+    }
     let cleaned = clean(s);
     let mut out = String::with_capacity(cleaned.len());
     for (i, line) in cleaned.split('\n').enumerate() {
@@ -197,14 +201,28 @@ pub(crate) fn inline(s: &str) -> String {
 
 /// Untrusted text that may span lines, already passed through [`clean`] (a message's content
 /// is cleaned once, when it is read from Whop): each continuation line indented by two spaces
-/// so it can never pass for a row of its own. Cut at `max_chars` with a note.
+/// so it can never pass for a row of its own. Cut at `max_chars` with a note. (Rendering
+/// appends with [`indent_into`]; this form is what the tests check.)
+#[cfg(test)]
 pub(crate) fn indent(cleaned: &str, max_chars: usize) -> String {
-    let total = cleaned.chars().count();
-    let kept = match cleaned.char_indices().nth(max_chars) {
-        Some((cut, _)) => &cleaned[..cut],
-        None => cleaned,
+    let mut out = String::with_capacity(cleaned.len().min(max_chars * 4) + 8);
+    indent_into(&mut out, cleaned, max_chars);
+    out
+}
+
+/// Untrusted, already cleaned text that may span lines, appended to `out`: each continuation
+/// line indented by two spaces so it can never pass for a row of its own; cut at `max_chars`
+/// with a note.
+pub(crate) fn indent_into(out: &mut String, cleaned: &str, max_chars: usize) {
+    // No more bytes than `max_chars` means no more characters either: nothing to cut.
+    let (kept, total) = if cleaned.len() <= max_chars {
+        (cleaned, 0)
+    } else {
+        match cleaned.char_indices().nth(max_chars) {
+            Some((cut, _)) => (&cleaned[..cut], cleaned.chars().count()),
+            None => (cleaned, 0),
+        }
     };
-    let mut out = String::with_capacity(kept.len() + 8);
     for (i, line) in kept.trim_end().split('\n').enumerate() {
         if i > 0 {
             out.push_str("\n  ");
@@ -214,7 +232,6 @@ pub(crate) fn indent(cleaned: &str, max_chars: usize) -> String {
     if total > max_chars {
         let _ = write!(out, "… [+{} chars]", total - max_chars);
     }
-    out
 }
 
 /// Text as search compares it: cleaned, decomposed (NFD) without its combining marks, and
@@ -250,7 +267,11 @@ pub(crate) fn short_time(s: &str) -> String {
             _ => c.is_ascii_digit(),
         });
     if utc {
-        return format!("{} {}", &s[..10], &s[11..16]);
+        let mut out = String::with_capacity(16);
+        out.push_str(&s[..10]);
+        out.push(' ');
+        out.push_str(&s[11..16]);
+        return out;
     }
     parse_time(s)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())

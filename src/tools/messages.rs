@@ -429,9 +429,9 @@ fn render_page(
         messages,
         next_cursor,
     };
-    // Serialising our own output types cannot fail.
-    output(text, &page)
-        .unwrap_or_else(|e| CallToolResult::error(vec![rmcp::model::ContentBlock::text(e.message)]))
+    let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
+    result.structured_content = Some(page.into_value());
+    result
 }
 
 #[cfg(test)]

@@ -357,7 +357,13 @@ impl Client {
     pub(crate) async fn json<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
         let target = request.target.clone();
         let response = self.execute(request).await?;
-        serde_json::from_slice(&response.body).map_err(|e| Error::Decode {
+        // Checking the UTF-8 once up front is cheaper than checking every string as it is
+        // read (`from_slice`); a body that is not UTF-8 still gets `from_slice`'s error.
+        let decoded = match std::str::from_utf8(&response.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&response.body),
+        };
+        decoded.map_err(|e| Error::Decode {
             message: format!("{e} (body starts {:?})", preview(&response.body)),
             target,
         })
