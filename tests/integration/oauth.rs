@@ -280,35 +280,12 @@ async fn server(fake: &FakeAs, args: &[&str], env: &[(&str, &str)]) -> (HttpServ
 type Log = Arc<Mutex<String>>;
 
 fn spawn(addr: &str, args: &[String], env: &[(String, String)]) -> (HttpServer, Log) {
-    use std::io::BufRead;
     let mut cmd = common::bare();
     cmd.args(["--http", addr]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let log: Log = Arc::default();
-    let url = loop {
-        let line = lines.next().expect("server printed its address").unwrap();
-        log.lock().unwrap().push_str(&line);
-        if let Some(rest) = line.split("serving MCP at ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let keep = log.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let mut log = keep.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
+    let (child, url, log) = common::spawn_until(cmd, "serving MCP at ");
     (HttpServer { child, url }, log)
 }
 

@@ -663,37 +663,12 @@ async fn the_demo_over_http_runs_the_whole_push_path() {
 
 /// `whop-chat-mcp webhooks --listen 127.0.0.1:0`, its receiver URL and its stderr so far.
 fn standalone(env: &[(&str, &str)]) -> (std::process::Child, String, Arc<Mutex<String>>) {
-    use std::io::BufRead as _;
     let mut cmd = common::bare();
     cmd.args(["webhooks", "--listen", "127.0.0.1:0"]);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let said = Arc::new(Mutex::new(String::new()));
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the receiver printed its address")
-            .unwrap();
-        said.lock().unwrap().push_str(&line);
-        if let Some(rest) = line.split("receiving Whop webhooks at ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let sink = said.clone();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-        }
-    });
-    (child, url, said)
+    common::spawn_until(cmd, "receiving Whop webhooks at ")
 }
 
 #[tokio::test]

@@ -316,12 +316,23 @@ impl Drop for HttpServer {
 
 /// Starts the binary over HTTP on a free loopback port and waits for its address line.
 pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
-    use std::io::BufRead;
     let mut cmd = bare();
     cmd.args(["--http", "127.0.0.1:0"]).args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let (child, url, _log) = spawn_until(cmd, "serving MCP at ");
+    HttpServer { child, url }
+}
+
+/// Spawns `cmd` with stderr piped and reads stderr until a line holds `marker`; returns the
+/// child, the word after the marker (an address), and everything it writes on stderr, kept
+/// up to date by a thread that drains the pipe (so the child never blocks on a full one).
+pub fn spawn_until(
+    mut cmd: std::process::Command,
+    marker: &str,
+) -> (std::process::Child, String, Arc<Mutex<String>>) {
+    use std::io::BufRead;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -329,15 +340,38 @@ pub fn http_server(args: &[&str], env: &[(&str, &str)]) -> HttpServer {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("server printed its address").unwrap();
-        if let Some(rest) = line.split("serving MCP at ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
+    let log = Arc::new(Mutex::new(String::new()));
+    let word = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| {
+                panic!(
+                    "the process printed {marker:?}; stderr: {}",
+                    log.lock().unwrap()
+                )
+            })
+            .unwrap();
+        let found = line.split(marker).nth(1).map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        });
+        log.lock().unwrap().push_str(&line);
+        log.lock().unwrap().push('\n');
+        if let Some(word) = found {
+            break word;
         }
     };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    HttpServer { child, url }
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut log = keep.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    (child, word, log)
 }
 
 // ---------------------------------------------------------------------------------------------
