@@ -85,6 +85,16 @@ def rss_kib(pid):
     return out
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process so far, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def pct(xs, p):
     if not xs:
         return float("nan")
@@ -365,9 +375,14 @@ def main():
             )
             sampler.cancel()
 
+        cpu_before = {name: cpu_seconds(p.pid) for name, p in procs}
+        own_before = time.process_time()
         started = time.monotonic()
         asyncio.run(drive())
         elapsed = time.monotonic() - started
+        cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in procs}
+        cpu["load driver (this script)"] = time.process_time() - own_before
+        run.cpu = cpu
         after = sandbox_get(sbase, "/_sandbox/stats")
         stored = stored_markers(sbase, channel_ids)
         rss = [rss_kib(p.pid) for p in replicas]
@@ -423,12 +438,17 @@ def report(args, run, elapsed, before, after, stored, rss, rss_peak, logdir):
     window = [v for k, v in per_sec.items() if int(k) >= before.get("now", 0)]
     busiest = max(window) if window else 0
     rows.append((
-        f"Whop requests/s: mean; busiest second (shared budget {args.rate_limit:g}/s)",
+        f"Whop requests/s: mean; busiest second (budget {args.rate_limit:g}/s, burst "
+        f"{args.rate_limit:g}: at most {2 * args.rate_limit:g} in any one second)",
         f"{total / elapsed:,.0f}; {busiest:,}",
     ))
     for i, r in enumerate(rss):
         rows.append((f"replica {i + 1} RSS: peak sampled; VmHWM",
                      f"{rss_peak[i] / 1024:.1f} MiB; {r.get('VmHWM', 0) / 1024:.1f} MiB"))
+    rows.append((
+        "CPU used over the run (seconds; % of one core)",
+        "; ".join(f"{k} {v:.1f} ({100 * v / elapsed:.0f} %)" for k, v in run.cpu.items()),
+    ))
     head = (f"{args.clients} clients, {args.seconds} s, {args.replicas} replicas + Redis + "
             f"webhook receiver, sandbox latency {args.latency_ms} ms per Whop call; "
             f"{os.cpu_count()} CPUs")

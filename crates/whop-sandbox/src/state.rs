@@ -565,6 +565,18 @@ pub(crate) fn paginate(
     ascending: bool,
     q: &PageQuery,
 ) -> Result<Value, ApiError> {
+    paginate_with(kind, items, ascending, q, Value::clone)
+}
+
+/// [`paginate`] over items that become JSON only when they are on the page (a channel with
+/// thousands of messages renders 20 of them, not all).
+pub(crate) fn paginate_with<T>(
+    kind: &str,
+    items: Vec<(u64, T)>,
+    ascending: bool,
+    q: &PageQuery,
+    render: impl Fn(&T) -> Value,
+) -> Result<Value, ApiError> {
     for (name, v) in [("first", q.first), ("last", q.last)] {
         if let Some(n) = v
             && !(1..=MAX_PAGE).contains(&n)
@@ -598,7 +610,7 @@ pub(crate) fn paginate(
         .as_deref()
         .map(|c| decode_cursor(kind, c, "before"))
         .transpose()?;
-    let window: Vec<&(u64, Value)> = items
+    let window: Vec<&(u64, T)> = items
         .iter()
         .filter(|(k, _)| after.is_none_or(|c| beyond(*k, c)))
         .filter(|(k, _)| before.is_none_or(|c| beyond(c, *k)))
@@ -621,7 +633,7 @@ pub(crate) fn paginate(
                 .iter()
                 .any(|(k, _)| after.is_some_and(|c| !beyond(*k, c))));
     Ok(json!({
-        "data": page.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        "data": page.iter().map(|(_, v)| render(v)).collect::<Vec<_>>(),
         "page_info": {
             "end_cursor": page.last().map(|(k, _)| encode_cursor(kind, *k)),
             "start_cursor": page.first().map(|(k, _)| encode_cursor(kind, *k)),

@@ -96,11 +96,14 @@ pub(super) async fn list_messages(
     if !ascending {
         msgs.reverse();
     }
-    let items = msgs
-        .into_iter()
-        .map(|m| (m.seq, st.message_json(m)))
-        .collect();
-    Ok(Json(state::paginate("messages", items, ascending, &pq)?))
+    let items = msgs.into_iter().map(|m| (m.seq, m)).collect();
+    Ok(Json(state::paginate_with(
+        "messages",
+        items,
+        ascending,
+        &pq,
+        |m| st.message_json(m),
+    )?))
 }
 
 pub(super) async fn get_message(
