@@ -1,7 +1,7 @@
 //! The Streamable HTTP transport: authentication, DNS-rebinding protection, CORS, limits,
 //! shutdown, and the official Python SDK as a client.
 
-use std::{path::Path, process::Command, time::Duration};
+use std::time::Duration;
 
 use crate::common::{self, http_server};
 use serde_json::{Value, json};
@@ -40,20 +40,7 @@ fn initialize() -> Value {
 #[test]
 fn the_python_sdk_works_over_http_with_the_token_and_is_refused_without() {
     let server = http_server(&["--demo"], &[("WHOP_MCP_HTTP_TOKEN", TOKEN)]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/python_http.py");
-    let out = Command::new(common::python_with_mcp())
-        .arg(script)
-        .arg(&server.url)
-        .arg(TOKEN)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report = common::python_report("python_http.py", &[&server.url, TOKEN]);
     assert_eq!(
         report["tools"], 14,
         "the default toolsets: chat, support, files"

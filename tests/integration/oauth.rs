@@ -839,25 +839,11 @@ async fn the_python_sdk_signs_in_through_the_challenge_and_works() {
         .await
         .unwrap();
     assert_eq!(server.url, public);
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/python_oauth.py");
     let url = server.url.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(common::python_with_mcp())
-            .arg(script)
-            .arg(url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let report =
+        tokio::task::spawn_blocking(move || common::python_report("python_oauth.py", &[&url]))
+            .await
+            .unwrap();
     assert_eq!(report["tools"], 14);
     assert_eq!(
         report["scope"], BOTH,

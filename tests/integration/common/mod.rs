@@ -217,6 +217,26 @@ pub fn run(cmd: &mut std::process::Command, what: &str) {
     );
 }
 
+/// Runs `tests/independent/<script>` with the SDK's Python and `args`; its stdout is a JSON
+/// report, returned parsed. A failing script fails the test with its whole output.
+pub fn python_report(script: &str, args: &[&str]) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/independent")
+        .join(script);
+    let out = std::process::Command::new(python_with_mcp())
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
 /// A Python with the official MCP SDK (mcp==2.3.0): WHOP_MCP_TEST_PYTHON, or a virtualenv
 /// under target/ made on first use (about 20 s; needs python3 and PyPI). Tests that need it run
 /// in parallel threads: the first one makes it, the others wait for it.
