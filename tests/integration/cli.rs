@@ -166,3 +166,71 @@ fn every_toolset_together_stays_within_16_kb_on_the_wire() {
         assert_eq!(names.len(), tools.len(), "{set}: {names:?}");
     }
 }
+
+#[tokio::test]
+async fn the_standalone_sandbox_adds_latency_counts_requests_and_needs_a_secret_to_deliver() {
+    use std::io::BufRead as _;
+    let mut child = bare()
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--latency-ms", "300"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = out
+        .next()
+        .unwrap()
+        .unwrap()
+        .strip_prefix("WHOP_BASE_URL=")
+        .expect("the first line is the base URL")
+        .to_owned();
+    let origin = base.trim_end_matches("/api/v1").to_owned();
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let me = http
+        .get(format!("{base}/accounts/me"))
+        .bearer_auth(whop_chat_mcp::sandbox::DEMO_API_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let stats: serde_json::Value = serde_json::from_str(
+        &http
+            .get(format!("{origin}/_sandbox/stats"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stats["requests_total"], 1, "{stats}");
+    let open = stats["chat_channels"].as_array().unwrap();
+    assert!(
+        !open.is_empty() && open.len() < 4,
+        "the admins-only and slow channels are left out: {stats}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // Deliveries are signed: no secret, no start.
+    let refused = bare()
+        .args([
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--webhook-url",
+            "http://127.0.0.1:9/webhooks/whop",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--webhook-url needs WHOP_WEBHOOK_SECRET"),
+        "{stderr}"
+    );
+}
