@@ -526,11 +526,13 @@ impl Client {
 /// the way) ever echo it, no later step (parsing, cutting a long text, rendering) can show it,
 /// not even in part.
 fn scrub(body: Bytes, key: &str) -> Bytes {
+    // A byte search first (the answer is read on every call; it is rarely there).
+    if key.len() < 8 || memchr::memmem::find(&body, key.as_bytes()).is_none() {
+        return body;
+    }
     match std::str::from_utf8(&body) {
-        Ok(text) if key.len() >= 8 && text.contains(key) => {
-            Bytes::from(text.replace(key, "[redacted]"))
-        }
-        _ => body,
+        Ok(text) => Bytes::from(text.replace(key, "[redacted]")),
+        Err(_) => Bytes::from(String::from_utf8_lossy(&body).replace(key, "[redacted]")),
     }
 }
 
@@ -644,6 +646,12 @@ mod tests {
         );
         let plain = Bytes::from_static(b"nothing here");
         assert_eq!(scrub(plain.clone(), "sk_live_abcdef123456"), plain);
+        // Not UTF-8: still scrubbed (the broken bytes become U+FFFD).
+        let broken = Bytes::from_static(b"\xFF key sk_live_abcdef123456");
+        assert_eq!(
+            scrub(broken, "sk_live_abcdef123456").as_ref(),
+            "\u{FFFD} key [redacted]".as_bytes()
+        );
     }
 
     #[test]
