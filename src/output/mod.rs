@@ -67,16 +67,23 @@ pub(crate) struct Listing<T> {
 }
 
 /// The paging pipeline: a Whop page fetched for `resume` becomes the output items not yet
-/// shown, their rows within the budget, and the cursor for what follows.
+/// shown, their rows within the budget, and the cursor for what follows. The page is taken
+/// by value so that its strings can move into the output instead of being copied.
 pub(crate) fn paginate<W, T: Rows>(
     resume: &Resume,
-    page: &Page<W>,
-    to_output: impl Fn(&W) -> T,
+    page: Page<W>,
+    to_output: impl FnMut(W) -> T,
 ) -> Listing<T> {
     let page_next = page.next_cursor(resume.after.as_deref());
-    let mut items: Vec<T> = page.data.iter().skip(resume.skip).map(to_output).collect();
+    let fetched = page.data.len();
+    let mut items: Vec<T> = page
+        .data
+        .into_iter()
+        .skip(resume.skip)
+        .map(to_output)
+        .collect();
     let (body, cut) = fit(&mut items);
-    let next_cursor = resume.next(items.len(), page.data.len(), page_next);
+    let next_cursor = resume.next(items.len(), fetched, page_next);
     Listing {
         items,
         body,
@@ -226,15 +233,15 @@ mod tests {
             after: Some("abc".into()),
             skip: 10,
         };
-        let l = paginate(&resume, &page, |i| {
+        let l = paginate(&resume, page.clone(), |i| {
             Line(format!("{i:03} {}", "x".repeat(500)))
         });
         assert!(l.cut && l.body.len() <= TEXT_BUDGET - FRAME_BYTES);
         assert_eq!(l.items[0].0[..3], *"010");
         let shown = l.items.len();
         assert_eq!(l.next_cursor, Some(format!("~{}~abc", 10 + shown)));
-        let small = |i: &usize| Line(i.to_string());
-        let l = paginate(&resume, &page, small);
+        let small = |i: usize| Line(i.to_string());
+        let l = paginate(&resume, page, small);
         assert!(!l.cut && l.items.len() == 90);
         assert_eq!(l.next_cursor.as_deref(), Some("next"));
     }

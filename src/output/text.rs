@@ -77,8 +77,7 @@ fn flag_tags(rest: &str) -> Option<usize> {
 /// a character that takes it (❤️, keycaps 1️⃣), and the tag characters of a subdivision
 /// flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿). Everything else invisible goes, however many there are.
 pub(crate) fn clean(s: &str) -> String {
-    // Most chat text is plain printable ASCII: nothing to remove.
-    if s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t')) {
+    if plain(s) {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len());
@@ -180,6 +179,26 @@ pub(crate) fn quoted(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Most chat text is plain printable ASCII: nothing for [`clean`] to remove.
+fn plain(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t'))
+}
+
+/// [`clean`] of an owned string, which is returned as it is when there is nothing to remove.
+pub(crate) fn clean_owned(s: String) -> String {
+    if plain(&s) { s } else { clean(&s) }
+}
+
+/// [`inline`] of an owned string, which is returned as it is when there is nothing to change.
+pub(crate) fn inline_owned(s: String) -> String {
+    let printable = s.bytes().all(|b| matches!(b, b' '..=b'~'));
+    if printable && s.trim().len() == s.len() {
+        s
+    } else {
+        inline(&s)
+    }
 }
 
 /// Untrusted text on one line: cleaned, with every line break shown as ` ⏎ `.
@@ -492,5 +511,21 @@ mod tests {
         let kept = push_within(&mut out, &lines, 100);
         assert_eq!(kept, 3);
         assert_eq!(out.lines().count(), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_owned_forms_give_what_the_borrowed_ones_give(
+            s in proptest::prop_oneof![
+                "[ -~]{0,40}",
+                " {0,3}[a-z]{0,8} {0,3}",
+                "[a-z\n\t\r ]{0,20}",
+                "\\PC{0,20}",
+                ".{0,20}",
+            ]
+        ) {
+            proptest::prop_assert_eq!(clean_owned(s.clone()), clean(&s));
+            proptest::prop_assert_eq!(inline_owned(s.clone()), inline(&s));
+        }
     }
 }

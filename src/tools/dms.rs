@@ -87,8 +87,8 @@ impl Toolbox {
         .await?;
         let users = self.known_users();
         let none = Vec::new();
-        let listing = paginate(&resume, &page, |d| {
-            DmChannelOut::from(d, members.get(&d.id).unwrap_or(&none), &users)
+        let listing = paginate(&resume, page, |d| {
+            DmChannelOut::from(&d, members.get(&d.id).unwrap_or(&none), &users)
         });
         let shown = listing.items.len();
         let pending = listing.items.iter().filter(|d| d.pending).count();

@@ -199,7 +199,7 @@ impl Toolbox {
             newest_first,
         };
         let page = call_whop(&ct, Effect::Read, self.client.list_messages(&query)).await?;
-        let listing = paginate(&resume, &page, MessageOut::from);
+        let listing = paginate(&resume, page, MessageOut::new);
         Ok(render_page(&channel_id, listing, newest_first))
     }
 
@@ -501,7 +501,7 @@ mod tests {
             after: Some("abc".into()),
             skip: 0,
         };
-        let r = render_page("feed_x", paginate(&resume, &page, MessageOut::from), true);
+        let r = render_page("feed_x", paginate(&resume, page, MessageOut::new), true);
         let text = match &r.content[0] {
             rmcp::model::ContentBlock::Text(t) => t.text.clone(),
             _ => panic!(),

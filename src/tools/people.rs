@@ -51,7 +51,7 @@ impl Toolbox {
         )
         .await?;
         self.remember_users(&page.data);
-        let listing = paginate(&Resume::parse(None)?, &page, UserOut::from);
+        let listing = paginate(&Resume::parse(None)?, page, UserOut::new);
         let shown = listing.items.len();
         let text = if shown == 0 {
             format!(

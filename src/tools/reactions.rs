@@ -144,7 +144,7 @@ impl Toolbox {
                 .list_reactions(&message_id, resume.fetch(limit), resume.after.as_deref()),
         )
         .await?;
-        let listing = paginate(&resume, &page, ReactionEntryOut::from);
+        let listing = paginate(&resume, page, |r| ReactionEntryOut::from(&r));
         let shown = listing.items.len();
         let mut text = format!(
             "{shown} reaction{} on {message_id}, newest first. Whop does not say which option a vote              was for; get_message shows the poll's counts.\n{}",

@@ -89,7 +89,7 @@ impl Toolbox {
             Ok(page)
         })
         .await?;
-        let listing = paginate(&resume, &page, SupportChannelOut::from);
+        let listing = paginate(&resume, page, |s| SupportChannelOut::from(&s));
         let shown = listing.items.len();
         let filter = match a.open {
             Some(true) => "open ",
