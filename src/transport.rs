@@ -31,6 +31,10 @@ use std::{
 
 use rmcp::{
     RoleServer,
+    model::{
+        CallToolRequestParams, ClientNotification, ClientRequest, JsonRpcMessage, JsonRpcRequest,
+        Request, RequestId,
+    },
     service::{RxJsonRpcMessage, ServerInitializeError, TxJsonRpcMessage},
     transport::Transport,
 };
@@ -184,23 +188,67 @@ enum Flow {
     Cancels(String),
 }
 
-/// How a valid message counts, from its JSON form.
-fn flow(object: &serde_json::Map<String, Value>, method: Option<&str>) -> Flow {
-    let params = object.get("params");
-    match (method, object.get("id")) {
-        (Some("notifications/cancelled"), None) => params
-            .and_then(|p| p.get("requestId"))
-            .map(|id| Flow::Cancels(id.to_string()))
-            .unwrap_or(Flow::Free),
-        (Some("tools/call"), Some(_))
-            if params.and_then(|p| p.get("name")).and_then(Value::as_str)
-                == Some("wait_for_messages") =>
-        {
-            Flow::Free
-        }
-        (Some(_), Some(id)) => Flow::Counted(id.to_string()),
+/// How a valid message counts. Ids are keyed by the JSON text of rmcp's `RequestId`, which is
+/// what the answer's id serialises to (a request sent with id `1.0` is answered as `1`).
+fn flow(message: &RxJsonRpcMessage<RoleServer>) -> Flow {
+    let text = |id: &RequestId| serde_json::to_string(id).unwrap_or_default();
+    match message {
+        JsonRpcMessage::Request(r) => match &r.request {
+            ClientRequest::CallToolRequest(call) if call.params.name == "wait_for_messages" => {
+                Flow::Free
+            }
+            _ => Flow::Counted(text(&r.id)),
+        },
+        JsonRpcMessage::Notification(n) => match &n.notification {
+            ClientNotification::CancelledNotification(c) => match &c.params.request_id {
+                Some(id) => Flow::Cancels(text(id)),
+                None => Flow::Free,
+            },
+            _ => Flow::Free,
+        },
         _ => Flow::Free,
     }
+}
+
+/// The common message, a `tools/call` request with a name and arguments and nothing else,
+/// read straight into rmcp's types. rmcp's own reading of a message (an untagged enum over
+/// flattened, method-tagged requests) buffers it and tries each shape in turn, which was most
+/// of the cost of receiving a call. Anything else (other methods, `_meta`, ids that are not
+/// integers or strings, escapes in `jsonrpc` or `method`, repeated or unknown members) gives
+/// `None` and takes the general path; a test checks that both give the same message.
+fn fast_call(line: &[u8]) -> Option<RxJsonRpcMessage<RoleServer>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Call<'a> {
+        jsonrpc: &'a str,
+        id: Value,
+        method: &'a str,
+        params: Params,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Params {
+        name: String,
+        #[serde(default)]
+        arguments: Option<serde_json::Map<String, Value>>,
+    }
+    let call: Call = serde_json::from_slice(line).ok()?;
+    if call.jsonrpc != "2.0" || call.method != "tools/call" {
+        return None;
+    }
+    let id = match call.id {
+        Value::Number(n) => RequestId::Number(n.as_i64()?),
+        Value::String(s) => RequestId::String(s.into()),
+        _ => return None,
+    };
+    let mut params = CallToolRequestParams::new(call.params.name);
+    if let Some(arguments) = call.params.arguments {
+        params = params.with_arguments(arguments);
+    }
+    Some(JsonRpcMessage::Request(JsonRpcRequest::new(
+        id,
+        ClientRequest::CallToolRequest(Request::new(params)),
+    )))
 }
 
 fn error(id: Value, code: i64, message: String) -> Value {
@@ -266,6 +314,10 @@ fn judge(line: &[u8]) -> Verdict {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Verdict::Ignore;
     }
+    if let Some(message) = fast_call(line) {
+        let flow = flow(&message);
+        return Verdict::Deliver(Box::new(message), flow);
+    }
     let value: Value = match serde_json::from_slice(line) {
         Ok(v) => v,
         Err(e) => {
@@ -316,9 +368,11 @@ fn judge(line: &[u8]) -> Verdict {
             return Verdict::Answer(error(id, -32602, why));
         }
     }
-    let flow = flow(object, method);
     match serde_json::from_value::<RxJsonRpcMessage<RoleServer>>(value) {
-        Ok(message) => Verdict::Deliver(Box::new(message), flow),
+        Ok(message) => {
+            let flow = flow(&message);
+            Verdict::Deliver(Box::new(message), flow)
+        }
         // Notifications and responses are never answered (JSON-RPC 2.0).
         Err(_) if is_response || is_notification => Verdict::Ignore,
         Err(e) if method.is_some() => Verdict::Answer(error(
@@ -627,6 +681,94 @@ mod tests {
             Verdict::Answer(_)
         ));
         assert!(matches!(judge(b"   "), Verdict::Ignore));
+    }
+
+    /// rmcp's own reading of a line, the reference for [`fast_call`].
+    fn general(line: &str) -> RxJsonRpcMessage<RoleServer> {
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn only_plain_calls_take_the_fast_path() {
+        for line in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_messages","arguments":{"channel_id":"feed_x","limit":20}}}"#,
+            r#"{"params":{"arguments":{},"name":"x"},"method":"tools/call","id":"a\"b","jsonrpc":"2.0"}"#,
+            r#"{"jsonrpc":"2.0","id":-3,"method":"tools/call","params":{"name":"n\u00e9","arguments":null}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}"#,
+        ] {
+            let fast = fast_call(line.as_bytes()).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{:?}", general(line)),
+                "{line}"
+            );
+        }
+        for line in [
+            // _meta (progress tokens) and unknown members are rmcp's to read.
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","task":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"extra":1}"#,
+            r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","name":"y"}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+        ] {
+            assert!(fast_call(line.as_bytes()).is_none(), "{line}");
+        }
+        // The general path still reads them, and counts ids as their answers will carry them.
+        let flow_of = |line: &str| match judge(line.as_bytes()) {
+            Verdict::Deliver(m, flow) => {
+                assert_eq!(format!("{m:?}"), format!("{:?}", general(line)));
+                flow
+            }
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(
+            flow_of(r#"{"jsonrpc":"2.0","id":1.0,"method":"tools/call","params":{"name":"x"}}"#),
+            Flow::Counted("1".into())
+        );
+        assert_eq!(
+            flow_of(
+                r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x","_meta":{"progressToken":1}}}"#
+            ),
+            Flow::Counted("5".into())
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_fast_path_reads_calls_as_rmcp_does(
+            id in prop_oneof![
+                proptest::num::i64::ANY.prop_map(Value::from),
+                "\\PC{0,12}".prop_map(Value::from),
+            ],
+            name in "\\PC{0,16}",
+            arguments in proptest::option::of(proptest::collection::btree_map(
+                "[a-z_\"\\\\]{0,8}",
+                prop_oneof![
+                    proptest::num::i64::ANY.prop_map(Value::from),
+                    proptest::num::f64::NORMAL.prop_map(Value::from),
+                    "\\PC{0,12}".prop_map(Value::from),
+                    proptest::bool::ANY.prop_map(Value::from),
+                    Just(Value::Null),
+                    Just(json!({"a": [1, "b", {"c": null}]})),
+                ],
+                0..5,
+            )),
+        ) {
+            let mut params = json!({"name": name});
+            if let Some(a) = arguments {
+                params["arguments"] = Value::Object(a.into_iter().collect());
+            }
+            let line = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+                .to_string();
+            let fast = fast_call(line.as_bytes());
+            prop_assert!(fast.is_some(), "{}", line);
+            prop_assert_eq!(format!("{:?}", fast.unwrap()), format!("{:?}", general(&line)));
+        }
     }
 
     #[test]
