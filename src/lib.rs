@@ -14,6 +14,7 @@
 //! - [`server`]  — the MCP `ServerHandler`: wiring only, one-line delegations.
 //! - [`identity`] — the server's name, title, website and icon (`serverInfo`).
 //! - [`transport`] — stdio that answers every broken request (rmcp's ignores non-JSON).
+//! - `json`      — the JSON writer for stdio answers: serde_json's exact bytes, for less CPU.
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token or OAuth, DNS-rebinding guard.
 //! - [`oauth`]   — OAuth 2.1 resource server for HTTP: token checks, scopes, metadata.
 //! - [`net`]     — the one loopback/origin rule for URLs.
@@ -29,6 +30,7 @@ pub mod exposure;
 pub mod gate;
 pub mod http;
 pub mod identity;
+mod json;
 pub mod limits;
 pub mod net;
 pub mod oauth;

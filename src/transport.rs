@@ -523,7 +523,7 @@ async fn write_line<W: AsyncWrite + Unpin>(
     let mut out = writer.lock().await;
     let Out { write, buf } = &mut *out;
     buf.clear();
-    serde_json::to_writer(&mut *buf, message).map_err(std::io::Error::other)?;
+    crate::json::to_vec_into(buf, message).map_err(std::io::Error::other)?;
     buf.push(b'\n');
     let written = async {
         write.write_all(buf).await?;
