@@ -86,9 +86,27 @@ pub(crate) fn clean(s: &str) -> String {
     let mut base: Option<char> = None;
     let mut selected = false;
     let mut tags = 0usize;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let next = chars.peek().map(|(_, c)| *c);
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        if tags == 0 {
+            // Printable ASCII is never hidden and never a modifier: copied a run at a time.
+            let run = rest
+                .bytes()
+                .take_while(|b| matches!(b, b' '..=b'~'))
+                .count();
+            if run > 0 {
+                out.push_str(&rest[..run]);
+                base = Some(char::from(rest.as_bytes()[run - 1]));
+                selected = false;
+                i += run;
+                continue;
+            }
+        }
+        let mut ahead = rest.chars();
+        let Some(c) = ahead.next() else { break };
+        let next = ahead.next();
+        i += c.len_utf8();
         if tags > 0 {
             tags -= 1;
             out.push(c);
@@ -118,18 +136,11 @@ pub(crate) fn clean(s: &str) -> String {
                     selected = true;
                 }
             }
-            // Printable ASCII: never hidden, never a modifier (what the last arm does for it,
-            // without the Unicode tables).
-            ' '..='~' => {
-                out.push(c);
-                base = Some(c);
-                selected = false;
-            }
             c if c.is_control() || is_hidden(c) => {}
             c => {
                 out.push(c);
                 if c == BLACK_FLAG {
-                    tags = flag_tags(&s[i + c.len_utf8()..]).unwrap_or(0);
+                    tags = flag_tags(&s[i..]).unwrap_or(0);
                 }
                 if !MODIFIER.contains(c) && c != KEYCAP {
                     base = Some(c);
