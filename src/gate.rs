@@ -35,8 +35,8 @@ struct Pattern {
     chars: Vec<char>,
     /// What each byte is ([`SKIPPED`], [`IN_KEY`], [`WIDE`]), and the key's ASCII pairs of
     /// neighbours (bit `b % 64` of `pairs[a][b / 64]`: `a` directly followed by `b` somewhere
-    /// in the key), as tables: the scan runs a few loads per byte it looks at.
-    /// so that the fast path tests a character with a shift instead of a scan of the key.
+    /// in the key), as tables: the fast path runs a few loads per byte it looks at instead of
+    /// a scan of the key.
     bytes: Box<[u8; 256]>,
     pairs: Box<[[u64; 2]; 128]>,
     /// Every `PIECE`-character window of the key → where it starts in the key.
@@ -240,15 +240,25 @@ impl Gate {
     }
 
     /// `s` with every piece of the key replaced by `[redacted]`.
+    #[inline]
     pub(crate) fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
-        let Some(key) = &self.key else {
-            return Cow::Borrowed(s);
-        };
+        // Most strings of an answer (ids, times, flags, keys) are shorter than a piece: they
+        // are settled here, without a call.
+        match &self.key {
+            Some(key) if s.len() >= PIECE => key.scrub(s),
+            _ => Cow::Borrowed(s),
+        }
+    }
+}
+
+impl Pattern {
+    /// [`Gate::scrub`] of a string long enough to hold a piece.
+    fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
         // Fast path: a piece is PIECE characters (inserted ones aside) each of which follows
         // the one before it in the key. Ordinary text, even text made of the key's letters,
         // rarely has more than two or three such neighbours in a row, so this linear scan with
         // bit tests answers for nearly every string and the exact search below rarely runs.
-        if !key.possible(s) {
+        if !self.possible(s) {
             return Cow::Borrowed(s);
         }
         // The characters that count, with their byte ranges in `s`.
@@ -264,14 +274,14 @@ impl Gate {
             for (w, k) in window.iter_mut().zip(&kept[i..i + PIECE]) {
                 *w = k.0;
             }
-            let longest = key.windows.get(&window).and_then(|starts| {
+            let longest = self.windows.get(&window).and_then(|starts| {
                 starts
                     .iter()
                     .map(|&at| {
                         PIECE
                             + kept[i + PIECE..]
                                 .iter()
-                                .zip(&key.chars[at + PIECE..])
+                                .zip(&self.chars[at + PIECE..])
                                 .take_while(|(k, c)| k.0 == **c)
                                 .count()
                     })
@@ -298,7 +308,9 @@ impl Gate {
         out.push_str(&s[at..]);
         Cow::Owned(out)
     }
+}
 
+impl Gate {
     fn scrub_in_place(&self, s: &mut String) {
         if let Cow::Owned(clean) = self.scrub(s) {
             *s = clean;

@@ -1,7 +1,5 @@
 //! Messages as tools return them: the structured form and the one-line row.
 
-use std::fmt::Write as _;
-
 use rmcp::schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -192,7 +190,7 @@ impl MessageOut {
                     s.push(' ');
                 }
                 s.push_str(&r.emoji);
-                let _ = write!(s, "{}", r.count);
+                s.push_str(itoa::Buffer::new().format(r.count));
             }
             s.push('}');
         }
@@ -211,7 +209,13 @@ impl MessageOut {
         let Some(poll) = &self.poll else { return };
         s.push_str("poll:");
         for o in poll {
-            let _ = write!(s, " {}) {} ({})", o.id, o.text, o.votes);
+            s.push(' ');
+            s.push_str(&o.id);
+            s.push_str(") ");
+            s.push_str(&o.text);
+            s.push_str(" (");
+            s.push_str(itoa::Buffer::new().format(o.votes));
+            s.push(')');
         }
     }
 }
