@@ -190,12 +190,33 @@ macro_rules! reject {
     };
 }
 
+/// The ten integer methods of a `Serializer`, each handing its value to `self.$how`.
+macro_rules! integers {
+    ($how:ident) => {
+        integers!($how: serialize_i8(i8), serialize_i16(i16), serialize_i32(i32),
+            serialize_i64(i64), serialize_i128(i128), serialize_u8(u8), serialize_u16(u16),
+            serialize_u32(u32), serialize_u64(u64), serialize_u128(u128));
+    };
+    ($how:ident: $($name:ident($t:ty)),*) => {
+        $(
+            fn $name(self, v: $t) -> Result<(), Error> {
+                self.$how(v)
+            }
+        )*
+    };
+}
+
 /// Serialises one value into `out`.
 struct Ser<'a> {
     out: &'a mut Vec<u8>,
 }
 
 impl<'a> Ser<'a> {
+    fn int<I: itoa::Integer>(self, i: I) -> Result<(), Error> {
+        write_int(self.out, i);
+        Ok(())
+    }
+
     /// `{"variant":` — how serde_json opens every enum variant that carries data.
     fn open_variant(self, variant: &str) -> Self {
         self.out.push(b'{');
@@ -222,55 +243,7 @@ impl<'a> Serializer for Ser<'a> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        write_int(self.out, v);
-        Ok(())
-    }
+    integers!(int);
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         write_float(self.out, v)
@@ -462,47 +435,32 @@ impl<'a> Compound<'a> {
     }
 }
 
-impl SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
+/// Sequences, tuples and tuple structs are all JSON arrays.
+macro_rules! array {
+    ($($trait:ident :: $method:ident),*) => {
+        $(
+            impl $trait for Compound<'_> {
+                type Ok = ();
+                type Error = Error;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
+                fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+                    self.element(value)
+                }
 
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
+                fn end(self) -> Result<(), Error> {
+                    self.close(b']');
+                    Ok(())
+                }
+            }
+        )*
+    };
 }
 
-impl SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
-
-impl SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = Error;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Error> {
-        self.close(b']');
-        Ok(())
-    }
-}
+array!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl SerializeTupleVariant for Compound<'_> {
     type Ok = ();
@@ -673,45 +631,7 @@ impl Serializer for KeySer<'_> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.quoted_int(v)
-    }
+    integers!(quoted_int);
 
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         self.quoted_float(v, v.is_finite())
