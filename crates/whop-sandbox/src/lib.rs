@@ -161,6 +161,35 @@ impl LoggedRequest {
     }
 }
 
+/// The requests received: the most recent [`RequestLog::KEPT`] in full (what tests look at),
+/// and counts of every API request since the start or the last clear (what `/_sandbox/stats`
+/// reports), so that a long `--demo` session does not keep every request it ever served.
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    pub entries: std::collections::VecDeque<LoggedRequest>,
+    pub api_total: u64,
+    /// API requests per second of arrival, counted from the sandbox's start.
+    pub per_second: std::collections::BTreeMap<u64, u64>,
+}
+
+impl RequestLog {
+    pub const KEPT: usize = 20_000;
+
+    pub fn push(&mut self, request: LoggedRequest, started: std::time::Instant) {
+        if request.path.starts_with("/api/v1/") {
+            self.api_total += 1;
+            *self
+                .per_second
+                .entry(request.at.saturating_duration_since(started).as_secs())
+                .or_default() += 1;
+        }
+        if self.entries.len() == Self::KEPT {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(request);
+    }
+}
+
 /// What the sandbox remembers of an `Idempotency-Key`: the request it came with, when, and,
 /// once the first request finished, its answer (status, `Retry-After`, body).
 #[derive(Debug, Clone)]
@@ -172,7 +201,7 @@ pub(crate) struct IdempotencyEntry {
 
 pub(crate) struct Shared {
     pub state: Mutex<State>,
-    pub log: Mutex<Vec<LoggedRequest>>,
+    pub log: Mutex<RequestLog>,
     pub faults: Mutex<Vec<Fault>>,
     pub idempotency: Mutex<std::collections::HashMap<String, IdempotencyEntry>>,
     /// `http://127.0.0.1:PORT`, for presigned upload and media URLs.
@@ -248,7 +277,7 @@ impl Sandbox {
         seed::seed(&mut state, api_key);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(RequestLog::default()),
             faults: Mutex::new(Vec::new()),
             idempotency: Mutex::new(Default::default()),
             origin,
@@ -292,13 +321,10 @@ impl Sandbox {
         self.shared.state().company_id.clone()
     }
 
-    /// Every request received so far, in order.
+    /// The requests received so far, in order (the most recent 20,000).
     pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let log = self.shared.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.entries.iter().cloned().collect()
     }
 
     /// Requests received with this method whose path (under `/api/v1`) is exactly `path`.
@@ -311,11 +337,7 @@ impl Sandbox {
     }
 
     pub fn clear_requests(&self) {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        *self.shared.log.lock().unwrap_or_else(|p| p.into_inner()) = RequestLog::default();
     }
 
     pub fn add_fault(&self, fault: Fault) {
@@ -611,5 +633,34 @@ async fn accept_loop(listener: TcpListener, router: axum::Router, stop: Cancella
                 _ = stop.cancelled() => {}
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_the_latest_requests_and_counts_them_all() {
+        let started = std::time::Instant::now();
+        let request = |i: usize, path: &str| LoggedRequest {
+            method: "GET".into(),
+            path: path.into(),
+            query: vec![("i".into(), i.to_string())],
+            headers: Vec::new(),
+            body: Bytes::new(),
+            at: started,
+        };
+        let mut log = RequestLog::default();
+        for i in 0..RequestLog::KEPT + 5 {
+            log.push(request(i, "/api/v1/messages"), started);
+        }
+        log.push(request(0, "/_upload/x"), started);
+        assert_eq!(log.entries.len(), RequestLog::KEPT);
+        // The oldest went first; the newest (not an API request) is kept but not counted.
+        assert_eq!(log.entries[0].query_param("i"), Some("6"));
+        assert_eq!(log.entries.back().unwrap().path, "/_upload/x");
+        assert_eq!(log.api_total, (RequestLog::KEPT + 5) as u64);
+        assert_eq!(log.per_second.values().sum::<u64>(), log.api_total);
     }
 }

@@ -107,17 +107,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 /// requests arrived, per second of arrival (seconds since the sandbox started), and the chat
 /// channels anyone may post to without slow mode.
 async fn stats(State(sb): Sb) -> Response {
-    let log = sb.log.lock().unwrap_or_else(|p| p.into_inner());
     let started = sb.started;
-    let mut per_second = std::collections::BTreeMap::<u64, u64>::new();
-    let mut total = 0u64;
-    for r in log.iter().filter(|r| r.path.starts_with("/api/v1/")) {
-        total += 1;
-        *per_second
-            .entry(r.at.saturating_duration_since(started).as_secs())
-            .or_default() += 1;
-    }
-    drop(log);
+    let (total, per_second) = {
+        let log = sb.log.lock().unwrap_or_else(|p| p.into_inner());
+        (log.api_total, log.per_second.clone())
+    };
     let st = sb.state();
     // Open to everyone and without slow mode, so a load run's sends are not refused.
     let chat_channels: Vec<&str> = st
@@ -173,17 +167,17 @@ pub(super) async fn log_and_faults(State(sb): Sb, req: Request, next: Next) -> R
             )
         })
         .collect();
-    sb.log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(LoggedRequest {
+    sb.log.lock().unwrap_or_else(|p| p.into_inner()).push(
+        LoggedRequest {
             method: method.clone(),
             path: path.clone(),
             query,
             headers,
             body: bytes.clone(),
             at: std::time::Instant::now(),
-        });
+        },
+        sb.started,
+    );
     let fault = faults::take(
         &mut sb.faults.lock().unwrap_or_else(|p| p.into_inner()),
         &method,
