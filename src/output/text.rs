@@ -202,10 +202,15 @@ pub(crate) fn clean_owned(s: String) -> String {
     if plain(&s) { s } else { clean(&s) }
 }
 
+/// Printable ASCII on one line (most names): nothing for [`inline`] to clean, only the ends to
+/// trim.
+fn printable_line(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b' '..=b'~'))
+}
+
 /// [`inline`] of an owned string, which is returned as it is when there is nothing to change.
 pub(crate) fn inline_owned(s: String) -> String {
-    let printable = s.bytes().all(|b| matches!(b, b' '..=b'~'));
-    if printable && s.trim().len() == s.len() {
+    if printable_line(&s) && s.trim().len() == s.len() {
         s
     } else {
         inline(&s)
@@ -214,8 +219,7 @@ pub(crate) fn inline_owned(s: String) -> String {
 
 /// Untrusted text on one line: cleaned, with every line break shown as ` ⏎ `.
 pub(crate) fn inline(s: &str) -> String {
-    // Printable ASCII on one line (most names): nothing to clean, only the ends to trim.
-    if s.bytes().all(|b| matches!(b, b' '..=b'~')) {
+    if printable_line(s) {
         return s.trim().to_owned();
     }
     let cleaned = clean(s);

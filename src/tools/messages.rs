@@ -173,7 +173,7 @@ impl Toolbox {
                 .map_err(|e| ToolError::whop(e, Effect::Write))
         })
         .await?;
-        let out = MessageOut::from(&message);
+        let out = MessageOut::new(message);
         output(posted(&out, &channel_id, &request.attachment_ids), &out)
     }
 
@@ -216,7 +216,7 @@ impl Toolbox {
     ) -> ToolResult {
         let id = check_id("message_id", &a.message_id)?;
         let message = call_whop(&ct, Effect::Read, self.client.get_message(&id)).await?;
-        let out = MessageOut::from(&message);
+        let out = MessageOut::new(message);
         let (date, time) = out.when();
         // A single message is shown whole (up to the answer budget), with its poll.
         let row = out.row(&time, TEXT_BUDGET / 4);
@@ -266,7 +266,7 @@ impl Toolbox {
                 .map_err(|e| refusal(e, &id, "edit"))
         })
         .await?;
-        let out = MessageOut::from(&message);
+        let out = MessageOut::new(message);
         let what = match (&update.content, update.is_pinned) {
             (Some(_), Some(true)) => "Edited and pinned",
             (Some(_), Some(false)) => "Edited and unpinned",
