@@ -16,7 +16,7 @@ use rmcp::model::{
 };
 use serde_json::Value;
 
-use crate::{output::text::is_hidden, whop::Secret};
+use crate::{json, output::text::is_hidden, whop::Secret};
 
 /// Shortest piece of the key that is scrubbed (and so the shortest key the gate protects: a
 /// shorter "key" would match ordinary text).
@@ -310,6 +310,12 @@ impl Pattern {
     }
 }
 
+impl json::Scrub for Gate {
+    fn scrub<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        Gate::scrub(self, s)
+    }
+}
+
 impl Gate {
     fn scrub_in_place(&self, s: &mut String) {
         if let Cow::Owned(clean) = self.scrub(s) {
@@ -317,9 +323,23 @@ impl Gate {
         }
     }
 
+    /// `structuredContent` for `value`, every string of it through the gate as it is
+    /// encoded (see [`json::structured`]).
+    pub(crate) fn structured<T: ?Sized + serde::Serialize>(
+        &self,
+        value: &T,
+    ) -> Result<Value, serde_json::Error> {
+        json::structured(value, self)
+    }
+
     /// Every string in a JSON value (keys included).
     pub(crate) fn value(&self, v: &mut Value) {
         if self.key.is_none() {
+            return;
+        }
+        // Made by [`Gate::structured`]: its strings were scrubbed as it was encoded (here they
+        // are escaped JSON, where a key split by a line break no longer looks split).
+        if json::structured_json(v).is_some() {
             return;
         }
         match v {
@@ -464,6 +484,38 @@ mod tests {
         gate().result(&mut r);
         let s = serde_json::to_string(&r).unwrap();
         assert!(leak(&s, KEY).is_none() && s.contains("[redacted]"), "{s}");
+    }
+
+    #[test]
+    fn structured_content_is_scrubbed_as_it_is_encoded() {
+        #[derive(serde::Serialize)]
+        struct Out {
+            text: String,
+            keys: std::collections::BTreeMap<String, u8>,
+        }
+        let out = Out {
+            // Split by a line break, which the encoded JSON shows as `\n`: the gate must see
+            // the string, not its JSON.
+            text: "posted: apik_RedTe\namKey_9f8e7d6c5b4a".into(),
+            keys: [(KEY.to_owned(), 1)].into(),
+        };
+        let g = gate();
+        let mut r = CallToolResult::success(vec![ContentBlock::text("ok")]);
+        r.structured_content = Some(g.structured(&out).unwrap());
+        // The gate over the result leaves the encoded JSON as it is...
+        let before = r.structured_content.clone();
+        g.result(&mut r);
+        assert_eq!(r.structured_content, before);
+        // ...which holds no piece of the key.
+        let mut value = r.structured_content.unwrap();
+        json::expand(&mut value).unwrap();
+        let s = value.to_string();
+        assert!(
+            leak(&s, KEY).is_none() && !s.contains("apik_RedTe\\n"),
+            "{s}"
+        );
+        assert_eq!(value["text"], "posted: [redacted]");
+        assert_eq!(value["keys"], json!({"[redacted]": 1}));
     }
 
     #[test]

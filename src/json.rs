@@ -21,14 +21,19 @@
 //! serde_json's `arbitrary_precision` feature is off in this crate's tree; were it turned on,
 //! `Value` numbers would reach this serializer as a private struct and the proptest would fail.
 
-use std::fmt::{self, Write as _};
+use std::{
+    borrow::Cow,
+    collections::BTreeMap,
+    fmt::{self, Write as _},
+    sync::OnceLock,
+};
 
 use serde::ser::{
     Error as _, Impossible, Serialize, SerializeMap, SerializeSeq, SerializeStruct,
     SerializeStructVariant, SerializeTuple, SerializeTupleStruct, SerializeTupleVariant,
     Serializer,
 };
-use serde_json::Error;
+use serde_json::{Error, Map, Value, value::RawValue};
 
 /// The struct and field name serde_json's `RawValue` serialises under (its private
 /// `raw::TOKEN`): serde_json writes that field's string as it is, already JSON.
@@ -36,11 +41,140 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 /// Appends `value` as compact JSON to `buf`, exactly as `serde_json::to_writer` would write
 /// it. On error `buf` holds whatever was written before it, as with serde_json.
+///
+/// `structuredContent` made by [`structured`] is written as the JSON it holds.
 pub(crate) fn to_vec_into<T: ?Sized + Serialize>(
     buf: &mut Vec<u8>,
     value: &T,
 ) -> Result<(), Error> {
-    value.serialize(Ser { out: buf })
+    value.serialize(Ser {
+        out: buf,
+        mode: Wire,
+    })
+}
+
+/// What removes secrets from a string before it is written (the exit gate).
+pub(crate) trait Scrub {
+    fn scrub<'s>(&self, s: &'s str) -> Cow<'s, str>;
+}
+
+/// `structuredContent`, encoded now, without building a `Value` tree.
+///
+/// The JSON is what `serde_json::to_value(value)` would give once every string in it
+/// (values and map keys) has passed `scrub`, then `serde_json::to_vec`: objects come out with
+/// their keys in order. An object whose keys were written in order (the structs of the hot
+/// paths declare their fields so) costs one comparison per key; any other object is put in
+/// order after it is written. Names from the code (struct fields, enum variants) are not
+/// scrubbed: they are constants, not data.
+///
+/// The result is an object with one member, under a key unique to this process, whose value
+/// is that JSON: the stdio writer ([`to_vec_into`]) copies the JSON in its place, and
+/// [`expand`] turns it into the `Value` for any other consumer. Building the tree only to walk
+/// it once and drop it was a fifth of a `list_messages` call.
+pub(crate) fn structured<T: ?Sized + Serialize, S: ?Sized + Scrub>(
+    value: &T,
+    scrub: &S,
+) -> Result<Value, Error> {
+    let mut buf = Vec::with_capacity(1024);
+    value.serialize(Ser {
+        out: &mut buf,
+        mode: Structured(scrub),
+    })?;
+    let json = String::from_utf8(buf).map_err(Error::custom)?;
+    let mut wrapped = Map::new();
+    wrapped.insert(marker().to_owned(), Value::String(json));
+    Ok(Value::Object(wrapped))
+}
+
+/// The JSON inside a value made by [`structured`].
+pub(crate) fn structured_json(value: &Value) -> Option<&str> {
+    match value {
+        Value::Object(map) if map.len() == 1 => map.get(marker()).and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// A value made by [`structured`] as the `Value` it stands for; any other is left as it is.
+pub(crate) fn expand(value: &mut Value) -> Result<(), Error> {
+    if let Some(json) = structured_json(value) {
+        *value = serde_json::from_str(json)?;
+    }
+    Ok(())
+}
+
+/// The key [`structured`] wraps its JSON under: random per process, so that no data from
+/// outside (a map key in something Whop sent) can pass for it.
+fn marker() -> &'static str {
+    static MARKER: OnceLock<String> = OnceLock::new();
+    MARKER.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let random = || {
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        format!(
+            "whop-chat-mcp/structured/{:016x}{:016x}",
+            random(),
+            random()
+        )
+    })
+}
+
+/// What a serializer does besides writing serde_json's bytes.
+trait Mode: Copy {
+    /// Objects have their keys checked for order, and are put in order when they are not.
+    const SORTED: bool;
+    /// Values made by [`structured`] are written as the JSON they hold.
+    const SPLICE: bool;
+    /// A string of data as it is to be written.
+    fn scrub<'s>(self, s: &'s str) -> Cow<'s, str>;
+}
+
+/// The stdio writer: serde_json's bytes, with `structuredContent` spliced in.
+#[derive(Clone, Copy)]
+struct Wire;
+
+impl Mode for Wire {
+    const SORTED: bool = false;
+    const SPLICE: bool = true;
+    #[inline]
+    fn scrub<'s>(self, s: &'s str) -> Cow<'s, str> {
+        Cow::Borrowed(s)
+    }
+}
+
+/// serde_json's bytes and nothing else (an object put back in order).
+#[derive(Clone, Copy)]
+struct Plain;
+
+impl Mode for Plain {
+    const SORTED: bool = false;
+    const SPLICE: bool = false;
+    #[inline]
+    fn scrub<'s>(self, s: &'s str) -> Cow<'s, str> {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`structured`]'s: keys in order, every string scrubbed.
+struct Structured<'s, S: ?Sized>(&'s S);
+
+impl<S: ?Sized> Clone for Structured<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: ?Sized> Copy for Structured<'_, S> {}
+
+impl<S: ?Sized + Scrub> Mode for Structured<'_, S> {
+    const SORTED: bool = true;
+    const SPLICE: bool = false;
+    #[inline]
+    fn scrub<'s>(self, s: &'s str) -> Cow<'s, str> {
+        self.0.scrub(s)
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -207,11 +341,12 @@ macro_rules! integers {
 }
 
 /// Serialises one value into `out`.
-struct Ser<'a> {
+struct Ser<'a, M> {
     out: &'a mut Vec<u8>,
+    mode: M,
 }
 
-impl<'a> Ser<'a> {
+impl<'a, M: Mode> Ser<'a, M> {
     fn int<I: itoa::Integer>(self, i: I) -> Result<(), Error> {
         write_int(self.out, i);
         Ok(())
@@ -226,16 +361,16 @@ impl<'a> Ser<'a> {
     }
 }
 
-impl<'a> Serializer for Ser<'a> {
+impl<'a, M: Mode> Serializer for Ser<'a, M> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Compound<'a>;
-    type SerializeTuple = Compound<'a>;
-    type SerializeTupleStruct = Compound<'a>;
-    type SerializeTupleVariant = Compound<'a>;
-    type SerializeMap = Compound<'a>;
-    type SerializeStruct = Struct<'a>;
-    type SerializeStructVariant = Compound<'a>;
+    type SerializeSeq = Compound<'a, M>;
+    type SerializeTuple = Compound<'a, M>;
+    type SerializeTupleStruct = Compound<'a, M>;
+    type SerializeTupleVariant = Compound<'a, M>;
+    type SerializeMap = Compound<'a, M>;
+    type SerializeStruct = Struct<'a, M>;
+    type SerializeStructVariant = Compound<'a, M>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.out
@@ -259,7 +394,7 @@ impl<'a> Serializer for Ser<'a> {
     }
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.out, v);
+        write_str(self.out, &self.mode.scrub(v));
         Ok(())
     }
 
@@ -317,16 +452,19 @@ impl<'a> Serializer for Ser<'a> {
         value: &T,
     ) -> Result<(), Error> {
         let ser = self.open_variant(variant);
-        value.serialize(Ser { out: &mut *ser.out })?;
+        value.serialize(Ser {
+            out: &mut *ser.out,
+            mode: ser.mode,
+        })?;
         ser.out.push(b'}');
         Ok(())
     }
 
-    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a>, Error> {
-        Ok(Compound::open(self.out, b'[', b']', len))
+    fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, M>, Error> {
+        Ok(Compound::open(self.out, b'[', b']', len, self.mode))
     }
 
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'a>, Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'a, M>, Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -334,7 +472,7 @@ impl<'a> Serializer for Ser<'a> {
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<Compound<'a>, Error> {
+    ) -> Result<Compound<'a, M>, Error> {
         self.serialize_seq(Some(len))
     }
 
@@ -344,17 +482,17 @@ impl<'a> Serializer for Ser<'a> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Compound<'a>, Error> {
+    ) -> Result<Compound<'a, M>, Error> {
         self.open_variant(variant).serialize_seq(Some(len))
     }
 
-    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a>, Error> {
-        Ok(Compound::open(self.out, b'{', b'}', len))
+    fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, M>, Error> {
+        Ok(Compound::open(self.out, b'{', b'}', len, self.mode))
     }
 
-    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Struct<'a>, Error> {
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Struct<'a, M>, Error> {
         if name == RAW_VALUE_TOKEN {
-            return Ok(Struct::Raw(self.out));
+            return Ok(Struct::Raw(self.out, self.mode));
         }
         self.serialize_map(Some(len)).map(Struct::Fields)
     }
@@ -365,11 +503,14 @@ impl<'a> Serializer for Ser<'a> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Compound<'a>, Error> {
+    ) -> Result<Compound<'a, M>, Error> {
         self.open_variant(variant).serialize_map(Some(len))
     }
 
     fn collect_str<T: ?Sized + fmt::Display>(self, value: &T) -> Result<(), Error> {
+        if M::SORTED {
+            return self.serialize_str(&value.to_string());
+        }
         write_display(self.out, value)
     }
 }
@@ -381,18 +522,30 @@ enum State {
     Empty,
     First,
     Rest,
+    /// A value made by [`structured`], being replaced by its JSON.
+    Splice,
 }
 
 /// An array or an object being written (also the inner array or object of a variant).
-struct Compound<'a> {
+struct Compound<'a, M> {
     out: &'a mut Vec<u8>,
     state: State,
+    mode: M,
+    /// Where its `[` or `{` is in `out`.
+    start: usize,
+    /// Announced with one entry (what [`structured`] makes).
+    single: bool,
+    /// In [`Mode::SORTED`]: where the last key's text is in `out`, and whether any key came
+    /// out of order (or escaped, which the byte test cannot order).
+    last_key: (usize, usize),
+    unsorted: bool,
 }
 
-impl<'a> Compound<'a> {
+impl<'a, M: Mode> Compound<'a, M> {
     /// Opens with `open`; when `len` says there is nothing inside, closes at once, as
     /// serde_json does (what follows then is still written, after the close, as it would be).
-    fn open(out: &'a mut Vec<u8>, open: u8, close: u8, len: Option<usize>) -> Self {
+    fn open(out: &'a mut Vec<u8>, open: u8, close: u8, len: Option<usize>, mode: M) -> Self {
+        let start = out.len();
         out.push(open);
         let state = if len == Some(0) {
             out.push(close);
@@ -400,7 +553,69 @@ impl<'a> Compound<'a> {
         } else {
             State::First
         };
-        Compound { out, state }
+        Compound {
+            out,
+            state,
+            mode,
+            start,
+            single: len == Some(1),
+            last_key: (0, 0),
+            unsorted: false,
+        }
+    }
+
+    /// [`Mode::SORTED`]: notes whether the key just written at `from..` (quoted) follows the
+    /// one before it.
+    fn check_order(&mut self, from: usize) {
+        let key = (from + 1, self.out.len() - 1);
+        let text = &self.out[key.0..key.1];
+        if text.contains(&b'\\')
+            || (self.last_key.1 > 0 && self.out[self.last_key.0..self.last_key.1] >= *text)
+        {
+            self.unsorted = true;
+        }
+        self.last_key = key;
+    }
+
+    /// [`Mode::SORTED`]: scrubs the map key just written at `from..` (quoted), whatever type
+    /// it came from (the gate sees keys as the strings `to_value` makes of them).
+    fn scrub_key(&mut self, from: usize) -> Result<(), Error> {
+        let quoted = &self.out[from..];
+        let key: Cow<'_, str> = if quoted.contains(&b'\\') {
+            Cow::Owned(serde_json::from_slice(quoted)?)
+        } else {
+            Cow::Borrowed(std::str::from_utf8(&quoted[1..quoted.len() - 1]).map_err(Error::custom)?)
+        };
+        let clean = match self.mode.scrub(&key) {
+            Cow::Owned(clean) => clean,
+            Cow::Borrowed(_) => return Ok(()),
+        };
+        self.out.truncate(from);
+        write_str(self.out, &clean);
+        Ok(())
+    }
+
+    /// [`Mode::SORTED`]: once the object is closed, puts its members in order if they are
+    /// not. The members are read back into a sorted map, their values as the JSON text they
+    /// were written as (a number parsed and written again could change), and written again;
+    /// the last of equal keys wins, as in `to_value`.
+    fn put_in_order(&mut self) -> Result<(), Error> {
+        if !M::SORTED || !self.unsorted {
+            return Ok(());
+        }
+        let written = self.out.split_off(self.start);
+        let members: BTreeMap<String, &RawValue> = serde_json::from_slice(&written)?;
+        self.out.push(b'{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_str(self.out, key);
+            self.out.push(b':');
+            self.out.extend_from_slice(value.get().as_bytes());
+        }
+        self.out.push(b'}');
+        Ok(())
     }
 
     /// The comma before every element or entry but the first.
@@ -416,15 +631,21 @@ impl<'a> Compound<'a> {
         self.separate();
         value.serialize(Ser {
             out: &mut *self.out,
+            mode: self.mode,
         })
     }
 
     fn field<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<(), Error> {
         self.separate();
+        let from = self.out.len();
         write_str(self.out, key);
+        if M::SORTED {
+            self.check_order(from);
+        }
         self.out.push(b':');
         value.serialize(Ser {
             out: &mut *self.out,
+            mode: self.mode,
         })
     }
 
@@ -439,7 +660,7 @@ impl<'a> Compound<'a> {
 macro_rules! array {
     ($($trait:ident :: $method:ident),*) => {
         $(
-            impl $trait for Compound<'_> {
+            impl<M: Mode> $trait for Compound<'_, M> {
                 type Ok = ();
                 type Error = Error;
 
@@ -462,7 +683,7 @@ array!(
     SerializeTupleStruct::serialize_field
 );
 
-impl SerializeTupleVariant for Compound<'_> {
+impl<M: Mode> SerializeTupleVariant for Compound<'_, M> {
     type Ok = ();
     type Error = Error;
 
@@ -480,31 +701,60 @@ impl SerializeTupleVariant for Compound<'_> {
     }
 }
 
-impl SerializeMap for Compound<'_> {
+impl<M: Mode> SerializeMap for Compound<'_, M> {
     type Ok = ();
     type Error = Error;
 
     fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<(), Error> {
+        let first = self.state == State::First;
         self.separate();
+        let from = self.out.len();
         key.serialize(KeySer {
             out: &mut *self.out,
-        })
+        })?;
+        if M::SPLICE && self.single && first && is_quoted_marker(&self.out[from..]) {
+            self.out.truncate(self.start);
+            self.state = State::Splice;
+        } else if M::SORTED {
+            self.scrub_key(from)?;
+            self.check_order(from);
+        }
+        Ok(())
     }
 
     fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        if self.state == State::Splice {
+            return value.serialize(RawSer {
+                out: &mut *self.out,
+                mode: Plain,
+            });
+        }
         self.out.push(b':');
         value.serialize(Ser {
             out: &mut *self.out,
+            mode: self.mode,
         })
     }
 
-    fn end(self) -> Result<(), Error> {
-        self.close(b'}');
-        Ok(())
+    fn end(mut self) -> Result<(), Error> {
+        if self.state == State::Splice {
+            return Ok(());
+        }
+        if self.state != State::Empty {
+            self.out.push(b'}');
+        }
+        self.put_in_order()
     }
 }
 
-impl SerializeStructVariant for Compound<'_> {
+/// Whether `key` is [`marker`] as a JSON string.
+#[inline]
+fn is_quoted_marker(key: &[u8]) -> bool {
+    let marker = marker().as_bytes();
+    key.len() == marker.len() + 2 && key[1..key.len() - 1] == *marker
+}
+
+impl<M: Mode> SerializeStructVariant for Compound<'_, M> {
     type Ok = ();
     type Error = Error;
 
@@ -516,23 +766,23 @@ impl SerializeStructVariant for Compound<'_> {
         self.field(key, value)
     }
 
-    fn end(self) -> Result<(), Error> {
-        let out = &mut *self.out;
+    fn end(mut self) -> Result<(), Error> {
         if self.state != State::Empty {
-            out.push(b'}');
+            self.out.push(b'}');
         }
-        out.push(b'}');
+        self.put_in_order()?;
+        self.out.push(b'}');
         Ok(())
     }
 }
 
 /// A struct being written: an object, or serde_json's `RawValue`.
-enum Struct<'a> {
-    Fields(Compound<'a>),
-    Raw(&'a mut Vec<u8>),
+enum Struct<'a, M> {
+    Fields(Compound<'a, M>),
+    Raw(&'a mut Vec<u8>, M),
 }
 
-impl SerializeStruct for Struct<'_> {
+impl<M: Mode> SerializeStruct for Struct<'_, M> {
     type Ok = ();
     type Error = Error;
 
@@ -543,15 +793,20 @@ impl SerializeStruct for Struct<'_> {
     ) -> Result<(), Error> {
         match self {
             Struct::Fields(fields) => fields.field(key, value),
-            Struct::Raw(out) if key == RAW_VALUE_TOKEN => value.serialize(RawSer { out }),
+            Struct::Raw(out, mode) if key == RAW_VALUE_TOKEN => {
+                value.serialize(RawSer { out, mode: *mode })
+            }
             // serde_json's message for this (its ErrorCode::ExpectedSomeValue).
-            Struct::Raw(_) => Err(Error::custom("expected value")),
+            Struct::Raw(..) => Err(Error::custom("expected value")),
         }
     }
 
     fn end(self) -> Result<(), Error> {
-        if let Struct::Fields(fields) = self {
-            fields.close(b'}');
+        if let Struct::Fields(mut fields) = self {
+            if fields.state != State::Empty {
+                fields.out.push(b'}');
+            }
+            fields.put_in_order()?;
         }
         Ok(())
     }
@@ -669,11 +924,13 @@ impl Serializer for KeySer<'_> {
 }
 
 /// Writes the JSON text inside a `RawValue` as it is: serde_json's `RawValueStrEmitter`.
-struct RawSer<'a> {
+/// In [`Mode::SORTED`] it is written as the `Value` it parses to, as `to_value` makes it.
+struct RawSer<'a, M> {
     out: &'a mut Vec<u8>,
+    mode: M,
 }
 
-impl Serializer for RawSer<'_> {
+impl<M: Mode> Serializer for RawSer<'_, M> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = Impossible<(), Error>;
@@ -685,6 +942,13 @@ impl Serializer for RawSer<'_> {
     type SerializeStructVariant = Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
+        if M::SORTED {
+            let value: Value = serde_json::from_str(v)?;
+            return value.serialize(Ser {
+                out: self.out,
+                mode: self.mode,
+            });
+        }
         self.out.extend_from_slice(v.as_bytes());
         Ok(())
     }
@@ -1262,6 +1526,190 @@ mod tests {
         ));
     }
 
+    /// A scrub for the tests: every string reversed (one to one, so keys cannot collide,
+    /// and it reorders them).
+    struct Reverse;
+
+    impl Scrub for Reverse {
+        fn scrub<'s>(&self, s: &'s str) -> Cow<'s, str> {
+            if s.chars().count() < 2 {
+                return Cow::Borrowed(s);
+            }
+            Cow::Owned(s.chars().rev().collect())
+        }
+    }
+
+    struct Keep;
+
+    impl Scrub for Keep {
+        fn scrub<'s>(&self, s: &'s str) -> Cow<'s, str> {
+            Cow::Borrowed(s)
+        }
+    }
+
+    /// `value` with `scrub` applied to every string and key, as the gate does to a `Value`.
+    fn scrubbed(value: &Value, scrub: &impl Scrub) -> Value {
+        match value {
+            Value::String(s) => Value::String(scrub.scrub(s).into_owned()),
+            Value::Array(items) => Value::Array(items.iter().map(|v| scrubbed(v, scrub)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (scrub.scrub(k).into_owned(), scrubbed(v, scrub)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// The JSON [`structured`] encodes `value` to, checked against the `Value` route:
+    /// `to_value`, the scrub on every string, `to_vec`.
+    #[track_caller]
+    fn same_structured<T: ?Sized + Serialize>(value: &T, scrub: &impl Scrub) -> String {
+        let want =
+            serde_json::to_string(&scrubbed(&serde_json::to_value(value).unwrap(), scrub)).unwrap();
+        let wrapped = structured(value, scrub).expect("structured encodes the value");
+        let got = structured_json(&wrapped)
+            .expect("a structured value")
+            .to_owned();
+        assert_eq!(got, want);
+        let mut expanded = wrapped;
+        expand(&mut expanded).unwrap();
+        assert_eq!(serde_json::to_string(&expanded).unwrap(), want);
+        got
+    }
+
+    /// A map written in the order given, duplicates included.
+    struct Entries(Vec<(String, Value)>);
+
+    impl Serialize for Entries {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in &self.0 {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Unsorted {
+        zeta: u8,
+        alpha: Vec<Unsorted>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mid: Option<Every>,
+        raw: Option<Box<RawValue>>,
+        map: BTreeMap<i32, String>,
+    }
+
+    #[test]
+    fn structured_objects_come_out_in_order_whatever_order_they_were_written_in() {
+        let raw = RawValue::from_string(
+            r#"{ "z": [1, "two words"], "a": {"y": null, "b": 2.5} }"#.into(),
+        )
+        .unwrap();
+        let value = Unsorted {
+            zeta: 1,
+            alpha: vec![Unsorted {
+                zeta: 2,
+                alpha: vec![],
+                mid: Some(Every::Struct { a: 3, b: Some(4) }),
+                raw: None,
+                map: BTreeMap::from([(10, "ten".into()), (9, "nine".into()), (-1, "x".into())]),
+            }],
+            mid: Some(Every::Nested(Box::new(Every::Tuple(5, "t".into())))),
+            raw: Some(raw),
+            map: BTreeMap::new(),
+        };
+        let kept = same_structured(&value, &Keep);
+        assert!(
+            kept.starts_with(
+                r#"{"alpha":[{"alpha":[],"map":{"-1":"x","10":"ten","9":"nine"},"mid":{"Struct""#
+            ),
+            "{kept}"
+        );
+        assert!(
+            kept.contains(r#""raw":{"a":{"b":2.5,"y":null},"z":[1,"two words"]}"#),
+            "{kept}"
+        );
+        // Names from the code are left as they are (one-letter ones, which `Reverse` keeps, let
+        // the `Value` route be the reference).
+        #[derive(Serialize)]
+        struct Short {
+            z: Box<RawValue>,
+            a: Vec<String>,
+        }
+        let short = Short {
+            z: RawValue::from_string(r#"{"yx": "two words", "b": [true]}"#.into()).unwrap(),
+            a: vec!["ab".into(), "é😀".into()],
+        };
+        assert_eq!(
+            same_structured(&short, &Reverse),
+            r#"{"a":["ba","😀é"],"z":{"b":[true],"xy":"sdrow owt"}}"#
+        );
+        same_structured(
+            &Entries(vec![
+                ("b".into(), json!(1)),
+                ("a".into(), json!(2)),
+                ("b".into(), json!(3)),
+            ]),
+            &Keep,
+        );
+        same_structured(
+            &Entries(vec![
+                ("é\n".into(), json!(1)),
+                ("e\"".into(), json!([{"b": 1, "a": 2}])),
+            ]),
+            &Reverse,
+        );
+        same_structured(&Entries(vec![]), &Keep);
+        same_structured(&Every::EmptyStruct {}, &Keep);
+    }
+
+    #[test]
+    fn structured_errors_are_to_values() {
+        let bad = BTreeMap::from([(vec![1u8], 1u8)]);
+        let want = serde_json::to_value(&bad).unwrap_err().to_string();
+        assert_eq!(structured(&bad, &Keep).unwrap_err().to_string(), want);
+    }
+
+    #[test]
+    fn the_stdio_writer_copies_structured_json_in_place() {
+        let page = json!({"messages": [{"id": "m1", "content": "a \"quoted\"\nline"}], "next_cursor": "c"});
+        let mut result = CallToolResult::success(vec![ContentBlock::text("text")]);
+        result.structured_content = Some(structured(&page, &Keep).unwrap());
+        let answer = ServerJsonRpcMessage::response(
+            ServerResult::CallToolResult(result.clone()),
+            RequestId::Number(3),
+        );
+        let got = String::from_utf8(ours(&answer).unwrap()).unwrap();
+        let mut expanded = result;
+        expand(expanded.structured_content.as_mut().unwrap()).unwrap();
+        assert_eq!(expanded.structured_content.as_ref(), Some(&page));
+        let want = serde_json::to_string(&ServerJsonRpcMessage::response(
+            ServerResult::CallToolResult(expanded),
+            RequestId::Number(3),
+        ))
+        .unwrap();
+        assert_eq!(got, want);
+        assert!(!got.contains(marker()), "{got}");
+    }
+
+    #[test]
+    fn only_this_process_marker_is_spliced() {
+        // The same shape under another key, and the marker in a bigger object, stay objects.
+        let lookalike = marker().replace("structured", "structureX");
+        for v in [
+            json!({ lookalike: "{\"a\":1}" }),
+            json!({ marker(): "{\"a\":1}", "b": 2 }),
+            json!([{ "k": marker() }]),
+        ] {
+            same(&v);
+            let mut unchanged = v.clone();
+            expand(&mut unchanged).unwrap();
+            assert_eq!(unchanged, v);
+        }
+    }
+
     /// Characters that matter to JSON or to the word test, and any at all.
     fn chars() -> impl Strategy<Value = char> {
         prop_oneof![
@@ -1325,6 +1773,20 @@ mod tests {
             to_vec_into(&mut got, &value).unwrap();
             prop_assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want));
             prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn any_value_encodes_structured_as_to_value_then_the_gate_would(value in values()) {
+            same_structured(&value, &Reverse);
+            same_structured(&value, &Keep);
+        }
+
+        #[test]
+        fn any_map_in_any_order_encodes_structured_as_to_value(
+            entries in proptest::collection::vec(("[a-c]{0,2}|é|\\\\|\n", values()), 0..8),
+        ) {
+            same_structured(&Entries(entries.clone()), &Keep);
+            same_structured(&Entries(entries), &Reverse);
         }
 
         #[test]

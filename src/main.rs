@@ -158,6 +158,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     // Non-blocking pipes when the host gives us pipes; the guard answers broken requests.
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = match server
+        .over_stdio()
         .serve(transport::GuardedStdio::new(stdin, stdout))
         .await
     {

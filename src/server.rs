@@ -52,6 +52,10 @@ pub struct WhopServer {
     limits: Limits,
     /// Serving stateless HTTP: no session outlives a request.
     stateless: bool,
+    /// Its answers are written by [`crate::transport`], which copies `structuredContent` in
+    /// as the JSON it was encoded to; any other writer gets the `Value` (see
+    /// [`crate::json::structured`]).
+    writes_structured_json: bool,
     /// What this server exposes.
     exposure: Arc<Exposure>,
     /// State shared with other replicas (wake-ups reach the watchers through it).
@@ -79,7 +83,7 @@ impl WhopServer {
             None => client,
         };
         let state = state.handle();
-        let toolbox = Arc::new(Toolbox::new(client, settings, state.clone()));
+        let toolbox = Arc::new(Toolbox::new(client, settings, state.clone(), gate.clone()));
         let tools = crate::tools::catalog()
             .iter()
             .filter(|t| exposure.exposes(t))
@@ -96,6 +100,7 @@ impl WhopServer {
             gate,
             limits: Limits::default(),
             stateless: false,
+            writes_structured_json: false,
             exposure: Arc::new(exposure.clone()),
             state,
         }
@@ -140,6 +145,15 @@ impl WhopServer {
             subscriptions: Subscriptions::default(),
             limits: self.limits.new_session(),
             ..self.clone()
+        }
+    }
+
+    /// This server for the stdio transport ([`crate::transport::GuardedStdio`]), whose writer
+    /// copies encoded `structuredContent` in place.
+    pub fn over_stdio(self) -> Self {
+        WhopServer {
+            writes_structured_json: true,
+            ..self
         }
     }
 
@@ -214,6 +228,16 @@ impl ServerHandler for WhopServer {
             .map_err(|e| self.gate.error(e))?;
         if let CallToolResponse::Complete(result) = &mut response {
             self.gate.result(result);
+            if !self.writes_structured_json
+                && let Some(structured) = &mut result.structured_content
+                && let Err(e) = crate::json::expand(structured)
+            {
+                tracing::error!(tool = %name, error = %e, "structuredContent does not parse");
+                return Err(ErrorData::internal_error(
+                    "internal error: could not encode the result",
+                    None,
+                ));
+            }
             if result.is_error == Some(true) {
                 tracing::info!(tool = %name, "tool call failed");
             }

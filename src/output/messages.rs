@@ -2,18 +2,21 @@
 
 use rmcp::schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::{LIST_CONTENT_CHARS, Rows, text};
 use crate::whop::{self, models::Message};
+
+// The output types of this file declare their fields in alphabetical order: the order
+// `structuredContent` has always had (serde_json's maps are sorted), which
+// `json::structured` then writes without sorting anything.
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub(crate) struct UserOut {
     pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) username: Option<String>,
 }
 
 impl UserOut {
@@ -34,8 +37,8 @@ impl UserOut {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub(crate) struct ReactionOut {
-    pub(crate) emoji: String,
     pub(crate) count: i64,
+    pub(crate) emoji: String,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -48,24 +51,24 @@ pub(crate) struct PollOptionOut {
 // A message as tools return it. Flags and lists that are false or empty are left out.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub(crate) struct MessageOut {
-    pub(crate) id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) created_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) user: Option<UserOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) replying_to_message_id: Option<String>,
+    pub(crate) created_at: Option<String>,
     // What is true of the message, from: `pinned`, `edited`, `@everyone` (it mentions
     // everyone), `system` / `automated` (not written by a person). One list instead of five
     // mostly-false fields keeps each message short for the model.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) flags: Vec<&'static str>,
+    pub(crate) id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) poll: Option<Vec<PollOptionOut>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) reactions: Vec<ReactionOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) poll: Option<Vec<PollOptionOut>>,
+    pub(crate) replying_to_message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<UserOut>,
 }
 
 impl MessageOut {
@@ -228,95 +231,6 @@ pub(crate) struct MessagesPage {
     pub(crate) next_cursor: Option<String>,
 }
 
-impl MessagesPage {
-    /// The page as `structuredContent`: what `serde_json::to_value` makes of it (the tests
-    /// compare the two), built by moving the strings instead of copying them.
-    pub fn into_value(self) -> Value {
-        let MessagesPage {
-            messages,
-            next_cursor,
-        } = self;
-        let mut map = Map::new();
-        map.insert(
-            "messages".into(),
-            Value::Array(messages.into_iter().map(MessageOut::into_value).collect()),
-        );
-        if let Some(c) = next_cursor {
-            map.insert("next_cursor".into(), Value::String(c));
-        }
-        Value::Object(map)
-    }
-}
-
-impl MessageOut {
-    /// One message as `serde_json::to_value` makes it, without copying its strings.
-    pub fn into_value(self) -> Value {
-        // Every field by name, so that a new one cannot be forgotten here.
-        let MessageOut {
-            id,
-            created_at,
-            user,
-            content,
-            replying_to_message_id,
-            flags,
-            reactions,
-            poll,
-        } = self;
-        let mut map = Map::new();
-        map.insert("id".into(), Value::String(id));
-        if let Some(t) = created_at {
-            map.insert("created_at".into(), Value::String(t));
-        }
-        if let Some(UserOut { id, username, name }) = user {
-            let mut u = Map::new();
-            u.insert("id".into(), Value::String(id));
-            if let Some(n) = username {
-                u.insert("username".into(), Value::String(n));
-            }
-            if let Some(n) = name {
-                u.insert("name".into(), Value::String(n));
-            }
-            map.insert("user".into(), Value::Object(u));
-        }
-        if let Some(c) = content {
-            map.insert("content".into(), Value::String(c));
-        }
-        if let Some(r) = replying_to_message_id {
-            map.insert("replying_to_message_id".into(), Value::String(r));
-        }
-        if !flags.is_empty() {
-            let flags = flags.into_iter().map(|f| Value::String(f.into())).collect();
-            map.insert("flags".into(), Value::Array(flags));
-        }
-        if !reactions.is_empty() {
-            let reactions = reactions
-                .into_iter()
-                .map(|ReactionOut { emoji, count }| {
-                    let mut r = Map::new();
-                    r.insert("emoji".into(), Value::String(emoji));
-                    r.insert("count".into(), Value::from(count));
-                    Value::Object(r)
-                })
-                .collect();
-            map.insert("reactions".into(), Value::Array(reactions));
-        }
-        if let Some(options) = poll {
-            let options = options
-                .into_iter()
-                .map(|PollOptionOut { id, text, votes }| {
-                    let mut o = Map::new();
-                    o.insert("id".into(), Value::String(id));
-                    o.insert("text".into(), Value::String(text));
-                    o.insert("votes".into(), Value::from(votes));
-                    Value::Object(o)
-                })
-                .collect();
-            map.insert("poll".into(), Value::Array(options));
-        }
-        Value::Object(map)
-    }
-}
-
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct DeletedOut {
     pub(crate) message_id: String,
@@ -396,7 +310,7 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"m","created_at":"2026-10-03T09:00:00Z","user":{"id":"u","username":"x"},"content":"Café 👨‍👩‍👧 ok"}"#
+            r#"{"content":"Café 👨‍👩‍👧 ok","created_at":"2026-10-03T09:00:00Z","id":"m","user":{"id":"u","username":"x"}}"#
         );
     }
 
@@ -410,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn the_moved_value_is_the_serialised_one() {
+    fn the_structured_encoding_is_the_value_and_needs_no_sorting() {
         // Every field present, then every field absent or empty (the full-size page of
         // tests/integration/full_page.rs checks the same on real-sized messages).
         let messages = vec![
@@ -432,8 +346,13 @@ mod tests {
                 messages: messages.clone(),
                 next_cursor,
             };
-            let expected = serde_json::to_value(&page).unwrap();
-            assert_eq!(page.into_value(), expected);
+            let value = serde_json::to_value(&page).unwrap();
+            let structured = crate::json::structured(&page, &crate::gate::Gate::default()).unwrap();
+            let json = crate::json::structured_json(&structured).unwrap();
+            assert_eq!(json, serde_json::to_string(&value).unwrap());
+            // The fields are declared in the order the value has them, so the encoder wrote
+            // them in order and had nothing to sort.
+            assert_eq!(json, serde_json::to_string(&page).unwrap());
         }
     }
 

@@ -113,6 +113,6 @@ impl Toolbox {
                 list.join(", ")
             ));
         }
-        output(text, &out)
+        output(&self.gate, text, &out)
     }
 }

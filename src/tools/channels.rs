@@ -80,6 +80,7 @@ impl Toolbox {
         );
         text.push_str(&footer(listing.next_cursor.as_deref(), "end of list"));
         output(
+            &self.gate,
             text,
             &ChannelsPage {
                 company_id,
@@ -103,6 +104,6 @@ impl Toolbox {
         let id = check_id("channel_id", &a.channel_id)?;
         let channel = call_whop(&ct, Effect::Read, self.client.get_chat_channel(&id)).await?;
         let out = ChannelOut::from(&channel);
-        output(out.line(), &out)
+        output(&self.gate, out.line(), &out)
     }
 }

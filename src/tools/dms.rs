@@ -100,6 +100,7 @@ impl Toolbox {
         );
         text.push_str(&footer(listing.next_cursor.as_deref(), "end of list"));
         output(
+            &self.gate,
             text,
             &DmChannelsPage {
                 dm_channels: listing.items,
@@ -176,7 +177,7 @@ impl Toolbox {
             out.line(),
             out.id
         );
-        output(text, &out)
+        output(&self.gate, text, &out)
     }
 }
 

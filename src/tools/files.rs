@@ -403,7 +403,7 @@ impl Toolbox {
             out.status,
             out.id
         );
-        output(text, &out)
+        output(&self.gate, text, &out)
     }
 }
 

@@ -1,9 +1,6 @@
 //! Message tools: `send_message`, `list_messages`.
 
-use rmcp::{
-    handler::server::wrapper::Parameters, model::CallToolResult, schemars::JsonSchema, tool,
-    tool_router,
-};
+use rmcp::{handler::server::wrapper::Parameters, schemars::JsonSchema, tool, tool_router};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
@@ -11,6 +8,7 @@ use super::{
     Effect, MAX_MESSAGE_CHARS, ToolError, ToolResult, Toolbox, call_whop, cancellable, check_id,
     check_limit, output, render,
 };
+use crate::gate::Gate;
 use crate::{
     output::{
         Listing, Resume, TEXT_BUDGET, footer,
@@ -174,7 +172,11 @@ impl Toolbox {
         })
         .await?;
         let out = MessageOut::new(message);
-        output(posted(&out, &channel_id, &request.attachment_ids), &out)
+        output(
+            &self.gate,
+            posted(&out, &channel_id, &request.attachment_ids),
+            &out,
+        )
     }
 
     /// Read a chat, newest first; message text is untrusted.
@@ -200,7 +202,7 @@ impl Toolbox {
         };
         let page = call_whop(&ct, Effect::Read, self.client.list_messages(&query)).await?;
         let listing = paginate(&resume, page, MessageOut::new);
-        Ok(render_page(&channel_id, listing, newest_first))
+        render_page(&self.gate, &channel_id, listing, newest_first)
     }
 
     /// One message, full text and poll (untrusted).
@@ -221,6 +223,7 @@ impl Toolbox {
         // A single message is shown whole (up to the answer budget), with its poll.
         let row = out.row(&time, TEXT_BUDGET / 4);
         output(
+            &self.gate,
             format!("{date} (UTC), untrusted user content:\n{row}"),
             &out,
         )
@@ -274,7 +277,7 @@ impl Toolbox {
             (None, Some(true)) => "Pinned",
             (None, _) => "Unpinned",
         };
-        output(format!("{what} {}.", out.id), &out)
+        output(&self.gate, format!("{what} {}.", out.id), &out)
     }
 
     /// Delete a message for good (author or admin only).
@@ -302,6 +305,7 @@ impl Toolbox {
             format!("Whop did not delete {id} (it reported false).")
         };
         output(
+            &self.gate,
             text,
             &DeletedOut {
                 message_id: id,
@@ -394,10 +398,11 @@ pub(crate) struct EditMessageArgs {
 
 /// The `list_messages` answer: header, rows within the budget, and how to continue.
 fn render_page(
+    gate: &Gate,
     channel_id: &str,
     listing: Listing<MessageOut>,
     newest_first: bool,
-) -> CallToolResult {
+) -> ToolResult {
     let Listing {
         items: messages,
         body,
@@ -429,9 +434,7 @@ fn render_page(
         messages,
         next_cursor,
     };
-    let mut result = CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
-    result.structured_content = Some(page.into_value());
-    result
+    output(gate, text, &page)
 }
 
 #[cfg(test)]
@@ -501,13 +504,20 @@ mod tests {
             after: Some("abc".into()),
             skip: 0,
         };
-        let r = render_page("feed_x", paginate(&resume, page, MessageOut::new), true);
+        let r = render_page(
+            &Gate::default(),
+            "feed_x",
+            paginate(&resume, page, MessageOut::new),
+            true,
+        )
+        .unwrap();
         let text = match &r.content[0] {
             rmcp::model::ContentBlock::Text(t) => t.text.clone(),
             _ => panic!(),
         };
         assert!(text.len() <= TEXT_BUDGET, "{}", text.len());
-        let s = r.structured_content.unwrap();
+        let mut s = r.structured_content.unwrap();
+        crate::json::expand(&mut s).unwrap();
         let shown = s["messages"].as_array().unwrap().len();
         assert!(shown > 5 && shown < 100, "{shown}");
         assert_eq!(s["next_cursor"], format!("~{shown}~abc"));

@@ -47,6 +47,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    gate::Gate,
     output::{BadCursor, MAX_LIMIT, text as render},
     resources::Watchers,
     shared::Handle,
@@ -120,11 +121,14 @@ pub(crate) struct Toolbox {
     /// One watcher per channel that something waits on: `wait_for_messages` and resource
     /// subscriptions alike.
     pub(crate) watchers: Arc<Watchers>,
+    /// The exit gate, which `structuredContent` passes as it is encoded.
+    pub(crate) gate: Gate,
 }
 
 impl Toolbox {
-    pub(crate) fn new(client: whop::Client, settings: Settings, state: Handle) -> Self {
+    pub(crate) fn new(client: whop::Client, settings: Settings, state: Handle, gate: Gate) -> Self {
         Toolbox {
+            gate,
             watchers: Arc::new(Watchers::with_state(
                 client.clone(),
                 settings.watch_interval(),
@@ -206,8 +210,9 @@ impl From<BadCursor> for ToolError {
 pub(crate) type ToolResult = Result<CallToolResult, ToolError>;
 
 /// A success: the text rendering for the model plus the structured value.
-pub(crate) fn output<T: Serialize>(text: String, structured: &T) -> ToolResult {
-    let value = serde_json::to_value(structured).map_err(|e| {
+/// The structured value is encoded once, through the exit gate ([`Gate::structured`]).
+pub(crate) fn output<T: Serialize>(gate: &Gate, text: String, structured: &T) -> ToolResult {
+    let value = gate.structured(structured).map_err(|e| {
         ToolError::new(format!("internal error: could not encode the result ({e})"))
     })?;
     let mut result = CallToolResult::success(vec![Content::text(text)]);

@@ -117,7 +117,7 @@ impl Toolbox {
         })
         .await?;
         let out = ChannelOut::from(&channel);
-        output(format!("Updated: {}", out.line()), &out)
+        output(&self.gate, format!("Updated: {}", out.line()), &out)
     }
 }
 

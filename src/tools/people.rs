@@ -67,6 +67,7 @@ impl Toolbox {
             )
         };
         output(
+            &self.gate,
             text,
             &UsersPage {
                 users: listing.items,

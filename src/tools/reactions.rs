@@ -120,7 +120,7 @@ impl Toolbox {
             (None, Some(e)) => format!("Reacted {e} to {}.", out.message_id),
             (None, None) => format!("Reacted to {}.", out.message_id),
         };
-        output(text, &out)
+        output(&self.gate, text, &out)
     }
 
     /// Who reacted to a message with which emoji, and who voted in its poll; newest first.
@@ -153,6 +153,7 @@ impl Toolbox {
         );
         text.push_str(&footer(listing.next_cursor.as_deref(), "end of list"));
         output(
+            &self.gate,
             text,
             &ReactionsPage {
                 reactions: listing.items,
@@ -186,6 +187,7 @@ impl Toolbox {
             format!("There was no {emoji} reaction of yours on {message_id}; nothing changed.")
         };
         output(
+            &self.gate,
             text,
             &ReactionResult {
                 message_id,

@@ -430,7 +430,7 @@ impl Toolbox {
         })
         .await?;
         let done_before = resumed.as_ref().map(|c| c.d).unwrap_or(0);
-        Ok(answer(
+        let (text, out) = answer(
             &shown_query,
             &query.terms[0],
             &scans,
@@ -438,7 +438,8 @@ impl Toolbox {
             print,
             done_before,
             more_channels,
-        ))
+        );
+        output(&self.gate, text, &out)
     }
 }
 
@@ -523,6 +524,7 @@ fn keep_newest_hits(scans: &mut [Scan]) {
     }
 }
 
+/// The answer's text and structured value.
 fn answer(
     shown_query: &str,
     first_term: &str,
@@ -531,7 +533,7 @@ fn answer(
     print: String,
     done_before: usize,
     more_channels: bool,
-) -> rmcp::model::CallToolResult {
+) -> (String, SearchOut) {
     let mut hits: Vec<SearchHit> = Vec::new();
     for s in scans {
         for r in s.read.iter().filter(|r| r.matched) {
@@ -596,9 +598,7 @@ fn answer(
         channels: reports,
         next_cursor,
     };
-    output(text, &out).unwrap_or_else(|e| {
-        rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(e.message)])
-    })
+    (text, out)
 }
 
 #[cfg(test)]

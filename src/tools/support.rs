@@ -103,6 +103,7 @@ impl Toolbox {
         );
         text.push_str(&footer(listing.next_cursor.as_deref(), "end of list"));
         output(
+            &self.gate,
             text,
             &SupportPage {
                 support_channels: listing.items,
@@ -148,6 +149,6 @@ impl Toolbox {
             out.line(),
             out.id
         );
-        output(text, &out)
+        output(&self.gate, text, &out)
     }
 }

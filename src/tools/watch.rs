@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{Effect, ToolError, ToolResult, Toolbox, cancellable, check_id, output, render};
+use crate::gate::Gate;
 use crate::{
     output::{TEXT_BUDGET, fit, messages::MessageOut, plural},
     poll::{Backoff, Baseline, baseline_now, newer},
@@ -94,7 +95,7 @@ impl Toolbox {
                     check_at = None;
                     match outcome {
                         Ok(found) if !found.is_empty() => {
-                            return Ok(render_wait(&channel, found, &base, None));
+                            return Ok(render_wait(&self.gate, &channel, found, &base, None));
                         }
                         // Nothing newer than `base` existed when this check started: what comes
                         // later is newer than that moment (less the clock margin).
@@ -125,7 +126,13 @@ impl Toolbox {
                         }
                     }
                     if last {
-                        return Ok(render_wait(&channel, Vec::new(), &base, Some(timeout)));
+                        return Ok(render_wait(
+                            &self.gate,
+                            &channel,
+                            Vec::new(),
+                            &base,
+                            Some(timeout),
+                        ));
                     }
                 }
                 let wake_at = check_at
@@ -137,7 +144,7 @@ impl Toolbox {
                         // request to Whop, and one round trip less before the answer.
                         Some(Update::New) => match watch.news_since(&base, &known) {
                             Some(found) if !found.is_empty() => {
-                                return Ok(render_wait(&channel, found, &base, None));
+                                return Ok(render_wait(&self.gate, &channel, found, &base, None));
                             }
                             Some(_) => {}
                             None => check_at = Some(Instant::now()),
@@ -198,6 +205,7 @@ impl Toolbox {
 /// The answer: new messages oldest first (within the budget), and where to continue.
 /// `waited` is the timeout in seconds when the wait ran out.
 fn render_wait(
+    gate: &Gate,
     channel: &str,
     newest_first: Vec<Message>,
     base: &Baseline,
@@ -237,7 +245,7 @@ fn render_wait(
         next_cursor,
         timed_out: waited.is_some(),
     };
-    output(text, &out).unwrap_or_else(|e| {
+    output(gate, text, &out).unwrap_or_else(|e| {
         rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(e.message)])
     })
 }
@@ -254,6 +262,7 @@ mod tests {
     fn new_messages_come_oldest_first_with_a_cursor_to_continue() {
         let base = Baseline::of(&msg("m1", "2026-11-25T10:00:00.000Z"));
         let r = render_wait(
+            &Gate::default(),
             "feed_x",
             vec![
                 msg("m3", "2026-11-25T10:02:00Z"),
@@ -262,11 +271,12 @@ mod tests {
             &base,
             None,
         );
-        let s = r.structured_content.unwrap();
+        let mut s = r.structured_content.unwrap();
+        crate::json::expand(&mut s).unwrap();
         assert_eq!(s["messages"][0]["id"], "m2");
         assert_eq!(s["next_cursor"], "m3");
         assert_eq!(s["timed_out"], false);
-        let r = render_wait("feed_x", vec![], &base, Some(5));
+        let r = render_wait(&Gate::default(), "feed_x", vec![], &base, Some(5));
         let text = match &r.content[0] {
             rmcp::model::ContentBlock::Text(t) => t.text.clone(),
             _ => panic!("text expected"),
@@ -275,7 +285,8 @@ mod tests {
             text.starts_with("No new messages in feed_x within 5 s."),
             "{text}"
         );
-        let s = r.structured_content.unwrap();
+        let mut s = r.structured_content.unwrap();
+        crate::json::expand(&mut s).unwrap();
         assert_eq!(
             (s["next_cursor"].as_str(), s["timed_out"].as_bool()),
             (Some("m1"), Some(true))
