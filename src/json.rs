@@ -250,8 +250,8 @@ fn write_escape(out: &mut Vec<u8>, byte: u8) {
     out.extend_from_slice(&[b'\\', short]);
 }
 
-/// Writes `s` escaped, without the quotes.
-fn write_str_contents(out: &mut Vec<u8>, s: &str) {
+/// Writes `s` escaped, without the quotes; says whether anything was escaped.
+fn write_str_contents(out: &mut Vec<u8>, s: &str) -> bool {
     let bytes = s.as_bytes();
     let mut start = 0;
     while let Some(at) = next_escape(bytes, start) {
@@ -260,16 +260,31 @@ fn write_str_contents(out: &mut Vec<u8>, s: &str) {
         start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+    start > 0
 }
 
-/// Writes `s` as a JSON string.
+/// Writes `s` as a JSON string; says whether anything in it was escaped.
 #[inline]
-fn write_str(out: &mut Vec<u8>, s: &str) {
+fn write_str(out: &mut Vec<u8>, s: &str) -> bool {
     // Room for the common case, no escapes, so that the copy does not grow the buffer.
     out.reserve(s.len() + 2);
     out.push(b'"');
-    write_str_contents(out, s);
+    let escaped = write_str_contents(out, s);
     out.push(b'"');
+    escaped
+}
+
+/// Whether object key `a` sorts strictly before `b` (bytes of keys written without escapes,
+/// which are their UTF-8: the order of a `BTreeMap<String, _>`). Keys mostly differ in their
+/// first bytes, so a loop beats a call to `memcmp`.
+#[inline]
+fn precedes(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
 }
 
 #[inline]
@@ -565,12 +580,16 @@ impl<'a, M: Mode> Compound<'a, M> {
     }
 
     /// [`Mode::SORTED`]: notes whether the key just written at `from..` (quoted) follows the
-    /// one before it.
-    fn check_order(&mut self, from: usize) {
+    /// one before it. An escaped key is left to [`Compound::put_in_order`].
+    #[inline]
+    fn check_order(&mut self, from: usize, escaped: bool) {
         let key = (from + 1, self.out.len() - 1);
-        let text = &self.out[key.0..key.1];
-        if text.contains(&b'\\')
-            || (self.last_key.1 > 0 && self.out[self.last_key.0..self.last_key.1] >= *text)
+        if escaped
+            || (self.last_key.1 > 0
+                && !precedes(
+                    &self.out[self.last_key.0..self.last_key.1],
+                    &self.out[key.0..key.1],
+                ))
         {
             self.unsorted = true;
         }
@@ -638,9 +657,9 @@ impl<'a, M: Mode> Compound<'a, M> {
     fn field<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<(), Error> {
         self.separate();
         let from = self.out.len();
-        write_str(self.out, key);
+        let escaped = write_str(self.out, key);
         if M::SORTED {
-            self.check_order(from);
+            self.check_order(from, escaped);
         }
         self.out.push(b':');
         value.serialize(Ser {
@@ -717,7 +736,8 @@ impl<M: Mode> SerializeMap for Compound<'_, M> {
             self.state = State::Splice;
         } else if M::SORTED {
             self.scrub_key(from)?;
-            self.check_order(from);
+            let escaped = self.out[from..].contains(&b'\\');
+            self.check_order(from, escaped);
         }
         Ok(())
     }

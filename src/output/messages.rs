@@ -168,7 +168,9 @@ impl MessageOut {
 
     /// [`MessageOut::line`] with the text cut at `max_chars` instead.
     pub(crate) fn row(&self, time: &str, max_chars: usize) -> String {
-        let mut s = String::with_capacity(96);
+        // Room for the row as it mostly is, so that it is allocated once.
+        let content = self.content.as_deref().map_or(0, str::len);
+        let mut s = String::with_capacity(96 + content.min(4 * max_chars));
         s.push_str(time);
         s.push_str(" @");
         match &self.user {

@@ -85,6 +85,9 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     base_url: String,
+    /// `base_url` parsed once: a request's URL is this with its path and query set, not a
+    /// string parsed again on every call (a fifth of the client's CPU per request).
+    api_base: Option<url::Url>,
     auth: HeaderValue,
     key: Secret,
     api_version: String,
@@ -200,6 +203,12 @@ impl Request {
     }
 }
 
+/// A request's URL: parsed with its query, or text that reqwest parses and adds the query to.
+enum Address {
+    Parsed(url::Url),
+    Text(String),
+}
+
 /// A successful answer.
 pub(crate) struct Response {
     pub(crate) body: Bytes,
@@ -244,6 +253,11 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                api_base: url::Url::parse(options.base_url.trim_end_matches('/'))
+                    .ok()
+                    .filter(|u| {
+                        !u.cannot_be_a_base() && u.query().is_none() && u.fragment().is_none()
+                    }),
                 base_url: options.base_url.trim_end_matches('/').to_owned(),
                 auth,
                 key: options.api_key,
@@ -369,6 +383,30 @@ impl Client {
         })
     }
 
+    /// Where an API request goes: the parsed base with `path` and `query` set (the same URL
+    /// as the text `base_url + path` with the query added, as reqwest would build it; the
+    /// tests compare the two), or that text when the base did not parse.
+    fn api_address(&self, path: &str, query: &[(&'static str, String)]) -> Address {
+        let Some(base) = self
+            .inner
+            .api_base
+            .as_ref()
+            .filter(|_| !path.contains(['?', '#']))
+        else {
+            return Address::Text(format!("{}{}", self.inner.base_url, path));
+        };
+        let mut url = base.clone();
+        let base_path = base.path().trim_end_matches('/');
+        let mut full = String::with_capacity(base_path.len() + path.len());
+        full.push_str(base_path);
+        full.push_str(path);
+        url.set_path(&full);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Address::Parsed(url)
+    }
+
     /// The request pipeline: headers, attempts, backoff, deadline, error mapping.
     pub(crate) async fn execute(&self, request: Request) -> Result<Response, Error> {
         let policy = request.policy.as_ref().unwrap_or(&self.inner.policy);
@@ -376,9 +414,9 @@ impl Client {
             RetryPolicy::is_replayable(&request.method, request.idempotency_key.is_some());
         let started = Instant::now();
         let deadline = started + policy.deadline;
-        let (url, authenticated) = match &request.endpoint {
-            Endpoint::Api(path) => (format!("{}{}", self.inner.base_url, path), true),
-            Endpoint::External(url) => (url.clone(), false),
+        let (address, authenticated) = match &request.endpoint {
+            Endpoint::Api(path) => (self.api_address(path, &request.query), true),
+            Endpoint::External(url) => (Address::Text(url.clone()), false),
         };
         let mut attempt: u32 = 0;
         // Set once an attempt may have reached Whop without its answer reaching us.
@@ -390,12 +428,17 @@ impl Client {
             }
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut builder = self
-                .inner
-                .http
-                .request(request.method.clone(), &url)
-                .timeout(policy.attempt_timeout.min(remaining))
-                .query(&request.query);
+            let mut builder = match &address {
+                Address::Parsed(url) => {
+                    self.inner.http.request(request.method.clone(), url.clone())
+                }
+                Address::Text(url) => self
+                    .inner
+                    .http
+                    .request(request.method.clone(), url.as_str())
+                    .query(&request.query),
+            }
+            .timeout(policy.attempt_timeout.min(remaining));
             if authenticated {
                 builder = builder
                     .header(header::AUTHORIZATION, self.inner.auth.clone())
@@ -620,6 +663,53 @@ pub(crate) fn is_not_found(e: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_urls_are_the_ones_reqwest_builds_from_text() {
+        let http = reqwest::Client::new();
+        for base in [
+            "http://127.0.0.1:1/api/v1",
+            "http://127.0.0.1:1/api/v1/",
+            "https://api.whop.com",
+            "http://[::1]:8080/x y/",
+            "not a url",
+        ] {
+            let c = Client::new(ClientOptions {
+                base_url: base.into(),
+                api_key: Secret::new("apik_x"),
+                api_version: DEFAULT_API_VERSION.into(),
+                policy: RetryPolicy::default(),
+            })
+            .unwrap();
+            for path in [
+                "/messages",
+                "/messages/msg_%2F..%20x",
+                "/a b/é/%zz",
+                "",
+                "/q?x=1",
+                "/f#g",
+            ] {
+                for query in [
+                    vec![],
+                    vec![("channel_id", "feed_1".to_owned()), ("first", "20".into())],
+                    vec![("q", "a b&c=d+é/%?#".into()), ("empty", String::new())],
+                ] {
+                    let text = format!("{}{}", c.inner.base_url, path);
+                    let want = http
+                        .get(text.as_str())
+                        .query(&query)
+                        .build()
+                        .map(|r| r.url().to_string());
+                    let got = match c.api_address(path, &query) {
+                        Address::Parsed(url) => http.get(url).build(),
+                        Address::Text(url) => http.get(url.as_str()).query(&query).build(),
+                    }
+                    .map(|r| r.url().to_string());
+                    assert_eq!(got.ok(), want.ok(), "{base} + {path} + {query:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn secret_never_prints() {
