@@ -204,16 +204,30 @@ fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
         }
         at += 8;
     }
-    let rest = &bytes[at..];
-    if rest.is_empty() {
+    let rest = bytes.len() - at;
+    if rest == 0 {
         return None;
     }
-    // Padding with spaces (never escaped) lets the last few bytes take the same test. (Measured
-    // with callgrind: reading them as overlapping words instead, without this copy, or testing
-    // them one by one, costs as many instructions or more.)
-    let mut tail = [b' '; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    let flags = escapes(u64::from_le_bytes(tail));
+    // The last 1 to 7 bytes take the same test with spaces (never escaped, and they borrow
+    // nothing from their neighbours) in the lanes that are not theirs. The word is assembled in
+    // registers: copying the bytes into a padded buffer and loading it stalled the load on the
+    // copy's stores (half of this function's time in a `perf` profile).
+    let padding = 8 * (8 - rest) as u32;
+    let low = (1u64 << padding) - 1;
+    const SPACES: u64 = ONES * b' ' as u64;
+    if let Some(last) = bytes.last_chunk::<8>() {
+        // The last eight bytes, overlapping the ones already tested, which become spaces.
+        let word = (u64::from_le_bytes(*last) & !low) | (SPACES & low);
+        let flags = escapes(word);
+        return (flags != 0).then(|| bytes.len() - 8 + lane(flags));
+    }
+    // A string shorter than a word.
+    let mut word = SPACES;
+    for (i, &b) in bytes[at..].iter().enumerate() {
+        let shift = 8 * i as u32;
+        word = (word & !(0xFF << shift)) | (u64::from(b) << shift);
+    }
+    let flags = escapes(word);
     (flags != 0).then(|| at + lane(flags))
 }
 
