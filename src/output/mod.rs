@@ -45,7 +45,12 @@ pub(crate) fn one_row_each<T>(
 /// item was cut.
 pub(crate) fn fit<T: Rows>(items: &mut Vec<T>) -> (String, bool) {
     let (rows, ends) = T::rows(items);
-    let mut body = String::new();
+    let mut body = String::with_capacity(
+        rows.iter()
+            .map(|r| r.len() + 1)
+            .sum::<usize>()
+            .min(TEXT_BUDGET),
+    );
     let kept_rows = text::push_within(&mut body, &rows, TEXT_BUDGET - FRAME_BYTES);
     let shown = ends.iter().take_while(|end| **end <= kept_rows).count();
     let cut = shown < items.len();
