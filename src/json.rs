@@ -49,7 +49,7 @@ pub(crate) fn to_vec_into<T: ?Sized + Serialize>(
 ) -> Result<(), Error> {
     value.serialize(Ser {
         out: buf,
-        mode: Wire,
+        mode: WIRE,
     })
 }
 
@@ -131,26 +131,18 @@ trait Mode: Copy {
     fn scrub<'s>(self, s: &'s str) -> Cow<'s, str>;
 }
 
-/// The stdio writer: serde_json's bytes, with `structuredContent` spliced in.
+/// serde_json's bytes, strings as they are. `SPLICE`: the stdio writer's, which copies
+/// `structuredContent` in ([`WIRE`]); without: nothing else ([`PLAIN`], for an object put
+/// back in order).
 #[derive(Clone, Copy)]
-struct Wire;
+struct AsIs<const SPLICE: bool>;
 
-impl Mode for Wire {
+const WIRE: AsIs<true> = AsIs;
+const PLAIN: AsIs<false> = AsIs;
+
+impl<const SPLICES: bool> Mode for AsIs<SPLICES> {
     const SORTED: bool = false;
-    const SPLICE: bool = true;
-    #[inline]
-    fn scrub<'s>(self, s: &'s str) -> Cow<'s, str> {
-        Cow::Borrowed(s)
-    }
-}
-
-/// serde_json's bytes and nothing else (an object put back in order).
-#[derive(Clone, Copy)]
-struct Plain;
-
-impl Mode for Plain {
-    const SORTED: bool = false;
-    const SPLICE: bool = false;
+    const SPLICE: bool = SPLICES;
     #[inline]
     fn scrub<'s>(self, s: &'s str) -> Cow<'s, str> {
         Cow::Borrowed(s)
@@ -760,7 +752,7 @@ impl<M: Mode> SerializeMap for Compound<'_, M> {
         if self.state == State::Splice {
             return value.serialize(RawSer {
                 out: &mut *self.out,
-                mode: Plain,
+                mode: PLAIN,
             });
         }
         self.out.push(b':');
