@@ -10,7 +10,9 @@
 //! without building them. Measured on the same fixture (instructions per page, 2026-12-01):
 //! - with mimalloc, as the server runs, decode alone: serde_json 191.6 k, this decoder 79.4 k;
 //! - `bench_decode` below (the test binary, glibc's malloc, decode and drop): 272.9 k and
-//!   146.9 k; the allocations, the same in both, cost more there.
+//!   146.9 k; the allocations, the same in both, cost more there;
+//! - a whole `list_messages(limit: 20)` call of the release server (`/tmp/cg/cg.py`): 763.5 k
+//!   before, 636.3 k with it.
 //!
 //! The contract: it returns exactly what `serde_json::from_str::<Page<Message>>` returns. It only
 //! takes the common path — an object per struct, every value of the documented type or null —
