@@ -305,30 +305,29 @@ impl<'a> Parser<'a> {
     }
 
     fn poll_vote(&mut self) -> Option<PollVote> {
-        let (mut count, mut option_id) = (0, None);
-        self.object(POLL_VOTE, |p, field| {
-            match field {
-                // `#[serde(default)]` without `null_default`: null is a type error.
-                0 => count = p.i64()?,
-                1 => option_id = p.opt_string()?,
-                _ => return None,
-            }
-            Some(())
-        })?;
+        let (count, option_id) = self.count_and_string(POLL_VOTE)?;
         Some(PollVote { count, option_id })
     }
 
     fn reaction_count(&mut self) -> Option<ReactionCount> {
-        let (mut count, mut emoji) = (0, None);
-        self.object(REACTION_COUNT, |p, field| {
+        let (count, emoji) = self.count_and_string(REACTION_COUNT)?;
+        Some(ReactionCount { count, emoji })
+    }
+
+    /// The objects made of a `count` and one optional string (poll votes, reaction counts),
+    /// `keys` naming them in that order.
+    fn count_and_string(&mut self, keys: &[Key]) -> Option<(i64, Option<String>)> {
+        let (mut count, mut string) = (0, None);
+        self.object(keys, |p, field| {
             match field {
+                // `#[serde(default)]` without `null_default`: null is a type error.
                 0 => count = p.i64()?,
-                1 => emoji = p.opt_string()?,
+                1 => string = p.opt_string()?,
                 _ => return None,
             }
             Some(())
         })?;
-        Some(ReactionCount { count, emoji })
+        Some((count, string))
     }
 
     // ----- JSON structure. -----
