@@ -124,8 +124,8 @@ const fn word(bytes: &[u8; KEY_BYTES], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-// The keys of each struct in the order Whop sends them (alphabetical, the models' order too):
-// the fields it reads, and the documented ones it skips. The number of a key here is its arm in
+// The keys of each struct in the order Whop sends them (its documented objects' order, which
+// the models follow too): the fields it reads, and the documented ones it skips. The number of a key here is its arm in
 // the struct's function below.
 const PAGE: &[Key] = &[key("data"), key("page_info")];
 const PAGE_INFO: &[Key] = &[
