@@ -337,11 +337,6 @@ impl Gate {
         if self.key.is_none() {
             return;
         }
-        // Made by [`Gate::structured`]: its strings were scrubbed as it was encoded (here they
-        // are escaped JSON, where a key split by a line break no longer looks split).
-        if json::structured_json(v).is_some() {
-            return;
-        }
         match v {
             Value::String(s) => self.scrub_in_place(s),
             Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
@@ -385,7 +380,12 @@ impl Gate {
             return;
         }
         result.content.iter_mut().for_each(|b| self.content(b));
-        if let Some(s) = &mut result.structured_content {
+        // Made by [`Gate::structured`] (every tool's), its strings were scrubbed as it was
+        // encoded: here they are escaped JSON, where a key split by a line break no longer
+        // looks split.
+        if let Some(s) = &mut result.structured_content
+            && json::structured_json(s).is_none()
+        {
             self.value(s);
         }
     }

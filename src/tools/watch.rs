@@ -95,7 +95,7 @@ impl Toolbox {
                     check_at = None;
                     match outcome {
                         Ok(found) if !found.is_empty() => {
-                            return Ok(render_wait(&self.gate, &channel, found, &base, None));
+                            return render_wait(&self.gate, &channel, found, &base, None);
                         }
                         // Nothing newer than `base` existed when this check started: what comes
                         // later is newer than that moment (less the clock margin).
@@ -126,13 +126,7 @@ impl Toolbox {
                         }
                     }
                     if last {
-                        return Ok(render_wait(
-                            &self.gate,
-                            &channel,
-                            Vec::new(),
-                            &base,
-                            Some(timeout),
-                        ));
+                        return render_wait(&self.gate, &channel, Vec::new(), &base, Some(timeout));
                     }
                 }
                 let wake_at = check_at
@@ -144,7 +138,7 @@ impl Toolbox {
                         // request to Whop, and one round trip less before the answer.
                         Some(Update::New) => match watch.news_since(&base, &known) {
                             Some(found) if !found.is_empty() => {
-                                return Ok(render_wait(&self.gate, &channel, found, &base, None));
+                                return render_wait(&self.gate, &channel, found, &base, None);
                             }
                             Some(_) => {}
                             None => check_at = Some(Instant::now()),
@@ -210,7 +204,7 @@ fn render_wait(
     newest_first: Vec<Message>,
     base: &Baseline,
     waited: Option<u32>,
-) -> rmcp::model::CallToolResult {
+) -> ToolResult {
     let mut messages: Vec<MessageOut> = newest_first.iter().rev().map(MessageOut::from).collect();
     let (body, cut) = fit(&mut messages);
     let shown = messages.len();
@@ -245,9 +239,7 @@ fn render_wait(
         next_cursor,
         timed_out: waited.is_some(),
     };
-    output(gate, text, &out).unwrap_or_else(|e| {
-        rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(e.message)])
-    })
+    output(gate, text, &out)
 }
 
 #[cfg(test)]
@@ -270,13 +262,14 @@ mod tests {
             ],
             &base,
             None,
-        );
+        )
+        .unwrap();
         let mut s = r.structured_content.unwrap();
         crate::json::expand(&mut s).unwrap();
         assert_eq!(s["messages"][0]["id"], "m2");
         assert_eq!(s["next_cursor"], "m3");
         assert_eq!(s["timed_out"], false);
-        let r = render_wait(&Gate::default(), "feed_x", vec![], &base, Some(5));
+        let r = render_wait(&Gate::default(), "feed_x", vec![], &base, Some(5)).unwrap();
         let text = match &r.content[0] {
             rmcp::model::ContentBlock::Text(t) => t.text.clone(),
             _ => panic!("text expected"),
