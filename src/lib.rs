@@ -18,6 +18,7 @@
 //! - [`http`]    — Streamable HTTP at /mcp: stateless, bearer token or OAuth, DNS-rebinding guard.
 //! - [`oauth`]   — OAuth 2.1 resource server for HTTP: token checks, scopes, metadata.
 //! - [`net`]     — the one loopback/origin rule for URLs.
+//! - `outbound`  — the HTTP client for what the server fetches (Whop, uploads, OAuth keys).
 //! - [`shared`]  — state replicas share (wake-ups, delivery ids, poll leases); local by default.
 //! - [`webhooks`] — Whop webhooks: signature checks, `POST /webhooks/whop`, the standalone receiver.
 //! - [`state`]   — where that state lives (this process, or Redis with `--state`) and the
@@ -34,6 +35,7 @@ mod json;
 pub mod limits;
 pub mod net;
 pub mod oauth;
+mod outbound;
 pub mod output;
 pub mod poll;
 pub mod prompts;

@@ -19,7 +19,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::net;
+use crate::{
+    net,
+    outbound::{self, OutBody, Outbound, Stage},
+};
 
 /// Longest one metadata or JWKS fetch may take, connection included.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -144,7 +147,7 @@ pub(crate) struct Keys {
     issuer: String,
     issuer_url: Url,
     source: Source,
-    http: reqwest::Client,
+    http: Outbound,
     current: RwLock<Arc<Set>>,
     /// Held while fetching (one fetch at a time); holds the JWKS URL once known.
     fetching: tokio::sync::Mutex<Option<Url>>,
@@ -158,19 +161,14 @@ impl Keys {
     pub(crate) fn new(issuer: &str, jwks_url: Option<&Url>) -> Result<Self, String> {
         let issuer_url = Url::parse(issuer).map_err(|e| format!("issuer {issuer:?}: {e}"))?;
         let loopback = net::is_loopback(&issuer_url) || jwks_url.is_some_and(net::is_loopback);
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(FETCH_TIMEOUT)
-            .timeout(FETCH_TIMEOUT)
-            // A redirect could lead to plain http or another host: the URLs must answer
-            // themselves.
-            .redirect(reqwest::redirect::Policy::none());
-        if loopback {
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client for OAuth: {e}"))?;
+        // No redirects are followed: one could lead to plain http or another host, and the
+        // URLs must answer themselves.
+        let http = Outbound::new(outbound::Options {
+            connect_timeout: FETCH_TIMEOUT,
+            idle_timeout: Duration::from_secs(60),
+            proxies: !loopback,
+        })
+        .map_err(|e| format!("cannot build the HTTP client for OAuth: {e}"))?;
         Ok(Keys {
             issuer: issuer.to_owned(),
             issuer_url,
@@ -367,34 +365,31 @@ pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
 }
 
 /// A JSON document from `url`, within [`FETCH_TIMEOUT`] and [`MAX_DOCUMENT`].
-async fn get_json(http: &reqwest::Client, url: &Url) -> Result<Value, String> {
+async fn get_json(http: &Outbound, url: &Url) -> Result<Value, String> {
     let fetch = async {
-        let mut response = http
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
+        let uri = http::Uri::try_from(url.as_str()).map_err(|e| format!("{url}: {e}"))?;
+        let mut request = http::Request::new(OutBody::empty());
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(crate::whop::USER_AGENT),
+        );
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let answer = http
+            .exchange(request, Some(MAX_DOCUMENT))
             .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "{url} answered HTTP {}",
-                response.status().as_u16()
-            ));
+            .map_err(|e| match e.stage {
+                Stage::TooLarge => format!("{url} is over {MAX_DOCUMENT} bytes"),
+                _ => format!("{url}: {e}"),
+            })?;
+        if !answer.status.is_success() {
+            return Err(format!("{url} answered HTTP {}", answer.status.as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_DOCUMENT as u64)
-        {
-            return Err(format!("{url} is over {MAX_DOCUMENT} bytes"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
-            if body.len() + chunk.len() > MAX_DOCUMENT {
-                return Err(format!("{url} is over {MAX_DOCUMENT} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| format!("{url} is not JSON: {e}"))
+        serde_json::from_slice(&answer.body).map_err(|e| format!("{url} is not JSON: {e}"))
     };
     tokio::time::timeout(FETCH_TIMEOUT, fetch)
         .await

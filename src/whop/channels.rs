@@ -1,6 +1,6 @@
 //! `/chat_channels`: the chat rooms of a company (each belongs to a chat experience).
 
-use reqwest::Method;
+use http::Method;
 use serde::Serialize;
 
 use super::{

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::{
+use http::{
     Method,
     header::{HeaderName, HeaderValue},
 };

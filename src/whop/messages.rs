@@ -1,6 +1,6 @@
 //! `/messages`: list, retrieve, create, update, delete.
 
-use reqwest::Method;
+use http::Method;
 use serde::Serialize;
 
 use super::{

@@ -1,7 +1,7 @@
 //! Internal client for Whop's REST v1 chat API. It knows nothing about MCP.
 //!
-//! One [`Client`] holds one `reqwest::Client` (rustls), the base URL, the key and the pinned
-//! `Api-Version-Date`. Every call goes through [`Client::execute`], the one place that adds
+//! One [`Client`] holds one pooled HTTP client ([`crate::outbound`]), the base URL, the key
+//! and the pinned `Api-Version-Date`. Every call goes through [`Client::execute`], the one place that adds
 //! headers, applies the retry policy, asks the rate budget ([`budget`]) for each attempt, and
 //! turns non-2xx answers into [`Error`]s.
 //! The resource files (`messages.rs`, `channels.rs`, …) only describe requests.
@@ -24,11 +24,13 @@ pub mod versions;
 use std::{fmt, sync::Arc, time::Instant};
 
 use bytes::Bytes;
-use reqwest::{
-    Method, StatusCode,
-    header::{self, HeaderName, HeaderValue},
+use http::{
+    Method, StatusCode, Uri,
+    header::{self, HeaderMap, HeaderName, HeaderValue},
 };
 use serde::de::DeserializeOwned;
+
+use crate::outbound::{self, Answer, OutBody, Outbound, Stage};
 
 pub use budget::{Grant, LocalBudget, RateBudget};
 pub use channels::{ListChatChannels, UpdateChatChannel};
@@ -84,7 +86,7 @@ pub struct Client {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    http: Outbound,
     base_url: String,
     /// `base_url` parsed once: a request's URL is this with its path and query set, not a
     /// string parsed again on every call (a fifth of the client's CPU per request).
@@ -126,14 +128,14 @@ pub(crate) enum Body {
 }
 
 /// A fresh stream of the first `len` bytes of `file`.
-fn file_body(file: &std::fs::File, len: u64) -> std::io::Result<reqwest::Body> {
+fn file_body(file: &std::fs::File, len: u64) -> std::io::Result<OutBody> {
     use std::io::Seek as _;
     use tokio::io::AsyncReadExt as _;
     let mut handle = file.try_clone()?;
     handle.seek(std::io::SeekFrom::Start(0))?;
-    let reader = tokio::fs::File::from_std(handle).take(len);
-    Ok(reqwest::Body::wrap_stream(
-        tokio_util::io::ReaderStream::with_capacity(reader, 64 * 1024),
+    Ok(OutBody::stream(
+        tokio::fs::File::from_std(handle).take(len),
+        len,
     ))
 }
 
@@ -204,12 +206,6 @@ impl Request {
     }
 }
 
-/// A request's URL: parsed with its query, or text that reqwest parses and adds the query to.
-enum Address {
-    Parsed(url::Url),
-    Text(String),
-}
-
 /// A successful answer.
 pub(crate) struct Response {
     pub(crate) body: Bytes,
@@ -239,18 +235,13 @@ impl Client {
         auth.set_sensitive(true);
         let version_header = HeaderValue::from_str(&options.api_version)
             .map_err(|_| setup_error("the API version is not a valid header value".into()))?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            .https_only(false);
-        if is_loopback_url(&options.base_url) {
+        let http = Outbound::new(outbound::Options {
+            connect_timeout: std::time::Duration::from_secs(5),
+            idle_timeout: std::time::Duration::from_secs(60),
             // The sandbox on this machine must never be reached through a proxy.
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            .build()
-            .map_err(|e| setup_error(format!("cannot build the HTTP client: {e}")))?;
+            proxies: !is_loopback_url(&options.base_url),
+        })
+        .map_err(|e| setup_error(format!("cannot build the HTTP client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -395,28 +386,35 @@ impl Client {
         })
     }
 
-    /// Where an API request goes: the parsed base with `path` and `query` set (the same URL
-    /// as the text `base_url + path` with the query added, as reqwest would build it; the
-    /// tests compare the two), or that text when the base did not parse.
-    fn api_address(&self, path: &str, query: &[(&'static str, String)]) -> Address {
-        let Some(base) = self
+    /// Where an API request goes: the base with `path` appended and `query` added. The base
+    /// was parsed once (setting a clone's path costs less than parsing the text again); a
+    /// path that brings its own query or fragment is parsed with the base as text.
+    fn api_url(
+        &self,
+        path: &str,
+        query: &[(&'static str, String)],
+    ) -> Result<url::Url, url::ParseError> {
+        let mut url = match self
             .inner
             .api_base
             .as_ref()
             .filter(|_| !path.contains(['?', '#']))
-        else {
-            return Address::Text(format!("{}{}", self.inner.base_url, path));
+        {
+            Some(base) => {
+                let mut url = base.clone();
+                let base_path = base.path().trim_end_matches('/');
+                let mut full = String::with_capacity(base_path.len() + path.len());
+                full.push_str(base_path);
+                full.push_str(path);
+                url.set_path(&full);
+                url
+            }
+            None => url::Url::parse(&format!("{}{}", self.inner.base_url, path))?,
         };
-        let mut url = base.clone();
-        let base_path = base.path().trim_end_matches('/');
-        let mut full = String::with_capacity(base_path.len() + path.len());
-        full.push_str(base_path);
-        full.push_str(path);
-        url.set_path(&full);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        Address::Parsed(url)
+        Ok(url)
     }
 
     /// The request pipeline: headers, attempts, backoff, deadline, error mapping.
@@ -426,10 +424,17 @@ impl Client {
             RetryPolicy::is_replayable(&request.method, request.idempotency_key.is_some());
         let started = Instant::now();
         let deadline = started + policy.deadline;
-        let (address, authenticated) = match &request.endpoint {
-            Endpoint::Api(path) => (self.api_address(path, &request.query), true),
-            Endpoint::External(url) => (Address::Text(url.clone()), false),
+        let (url, authenticated) = match &request.endpoint {
+            Endpoint::Api(path) => (self.api_url(path, &request.query), true),
+            Endpoint::External(url) => (url::Url::parse(url), false),
         };
+        let uri = request_uri(url).map_err(|e| Error::Transport {
+            // The reason only: a presigned URL carries a signature.
+            message: format!("the request's URL is not valid ({e})"),
+            timed_out: false,
+            attempts: 0,
+            target: request.target.clone(),
+        })?;
         let mut attempt: u32 = 0;
         // Set once an attempt may have reached Whop without its answer reaching us.
         let mut maybe_applied = false;
@@ -440,67 +445,63 @@ impl Client {
             }
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let mut builder = match &address {
-                Address::Parsed(url) => {
-                    self.inner.http.request(request.method.clone(), url.clone())
-                }
-                Address::Text(url) => self
-                    .inner
-                    .http
-                    .request(request.method.clone(), url.as_str())
-                    .query(&request.query),
-            }
-            .timeout(policy.attempt_timeout.min(remaining));
+            let mut headers = HeaderMap::with_capacity(8);
+            headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
             if authenticated {
-                builder = builder
-                    .header(header::AUTHORIZATION, self.inner.auth.clone())
-                    .header("Api-Version-Date", self.inner.version_header.clone())
-                    .header(header::ACCEPT, HeaderValue::from_static("application/json"));
+                headers.insert(header::AUTHORIZATION, self.inner.auth.clone());
+                headers.insert("api-version-date", self.inner.version_header.clone());
+                headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
             }
             for (name, value) in &request.headers {
-                builder = builder.header(name.clone(), value.clone());
+                headers.append(name.clone(), value.clone());
             }
             if let Some(key) = &request.idempotency_key {
-                builder = builder.header("Idempotency-Key", key.as_str());
+                let key = HeaderValue::from_str(key).map_err(|_| Error::Transport {
+                    message: "the idempotency key is not a valid header value".into(),
+                    timed_out: false,
+                    attempts: 0,
+                    target: request.target.clone(),
+                })?;
+                headers.append("idempotency-key", key);
             }
-            if let Some(body) = &request.body {
-                builder = match body {
-                    Body::Bytes(bytes) => builder.body(bytes.clone()),
-                    Body::File { file, len } => builder.header(header::CONTENT_LENGTH, *len).body(
-                        file_body(file, *len).map_err(|e| Error::Upload {
-                            message: format!("cannot read the file to upload: {e}"),
-                        })?,
-                    ),
-                };
-            }
-
-            let outcome = match builder.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    // Only a failure reads the headers (Retry-After, X-Request-Id): a success
-                    // does not pay for copying them.
-                    let headers = if status.is_success() {
-                        header::HeaderMap::new()
-                    } else {
-                        resp.headers().clone()
-                    };
-                    match resp.bytes().await {
-                        Ok(body) => Ok((status, headers, scrub(body, self.inner.key.expose()))),
-                        Err(e) => Err(e),
-                    }
+            let body = match &request.body {
+                None => OutBody::empty(),
+                Some(Body::Bytes(bytes)) => OutBody::from(bytes.clone()),
+                Some(Body::File { file, len }) => {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(*len));
+                    file_body(file, *len).map_err(|e| Error::Upload {
+                        message: format!("cannot read the file to upload: {e}"),
+                    })?
                 }
-                Err(e) => Err(e),
             };
+            let mut http_request = http::Request::new(body);
+            *http_request.method_mut() = request.method.clone();
+            *http_request.uri_mut() = uri.clone();
+            *http_request.headers_mut() = headers;
+
+            let timeout = policy.attempt_timeout.min(remaining);
+            let outcome =
+                match tokio::time::timeout(timeout, self.inner.http.exchange(http_request, None))
+                    .await
+                {
+                    Ok(Ok(answer)) => Ok(Answer {
+                        body: scrub(answer.body, self.inner.key.expose()),
+                        ..answer
+                    }),
+                    Ok(Err(failure)) => Err(Some(failure)),
+                    // Timed out: no telling how far it got.
+                    Err(_) => Err(None),
+                };
 
             let (failure, wait) = match outcome {
-                Ok((status, _, body)) if status.is_success() => {
+                Ok(Answer { status, body, .. }) if status.is_success() => {
                     tracing::debug!(method = %request.method, path = %log_path(&request.endpoint),
                         status = status.as_u16(), attempt, elapsed_ms = started.elapsed().as_millis() as u64, "whop request");
                     return Ok(Response { body });
                 }
                 // A DELETE retried after an answer was lost finds nothing left to delete: the
                 // first attempt did it, so report what Whop would have answered then.
-                Ok((status, _, _))
+                Ok(Answer { status, .. })
                     if status == StatusCode::NOT_FOUND
                         && maybe_applied
                         && request.method == Method::DELETE =>
@@ -510,7 +511,11 @@ impl Client {
                         body: Bytes::from_static(b"true"),
                     });
                 }
-                Ok((status, headers, body)) => {
+                Ok(Answer {
+                    status,
+                    headers,
+                    body,
+                }) => {
                     let retry_after = retry::retry_after(&headers);
                     // Every request sharing the budget (other replicas too) holds back now.
                     if let (Some(budget), true, Some(wait)) = (
@@ -547,12 +552,13 @@ impl Client {
                     };
                     (error, wait)
                 }
-                Err(e) => {
-                    let timed_out = e.is_timeout();
+                Err(failure) => {
+                    let timed_out = failure.is_none();
                     // A refused connection never carried the request; anything else might have.
-                    maybe_applied |= !e.is_connect();
+                    maybe_applied |= failure.as_ref().is_none_or(|f| f.stage != Stage::Connect);
                     let error = Error::Transport {
-                        message: describe_transport_error(&e, timed_out),
+                        message: failure
+                            .map_or_else(|| "the request timed out".to_owned(), |f| f.to_string()),
                         timed_out,
                         attempts: attempt,
                         target: request.target.clone(),
@@ -575,6 +581,14 @@ impl Client {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Where a request to `url` goes: the URL without its fragment (never sent; a `Uri` has no
+/// room for one).
+fn request_uri(url: Result<url::Url, url::ParseError>) -> Result<Uri, String> {
+    let mut url = url.map_err(|e| e.to_string())?;
+    url.set_fragment(None);
+    Uri::try_from(url.as_str()).map_err(|e| e.to_string())
 }
 
 /// Removes the API key from an answer before anything reads it: should Whop (or anything on
@@ -623,20 +637,6 @@ fn finalise(error: Error, attempts: u32, deadline_hit: bool) -> Error {
     }
 }
 
-/// A transport error in words, without the URL (which reqwest appends and which may carry
-/// a presigned signature) and without any header.
-fn describe_transport_error(e: &reqwest::Error, timed_out: bool) -> String {
-    if timed_out {
-        "the request timed out".into()
-    } else if e.is_connect() {
-        "the connection could not be opened".into()
-    } else if e.is_body() || e.is_decode() {
-        "the connection broke while the answer was being received".into()
-    } else {
-        "the connection was closed before an answer arrived".into()
-    }
-}
-
 fn log_path(endpoint: &Endpoint) -> &str {
     match endpoint {
         Endpoint::Api(path) => path,
@@ -649,16 +649,7 @@ fn preview(body: &[u8]) -> String {
 }
 
 fn is_loopback_url(url: &str) -> bool {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            u.host().map(|h| match h {
-                url::Host::Domain(d) => d == "localhost",
-                url::Host::Ipv4(ip) => ip.is_loopback(),
-                url::Host::Ipv6(ip) => ip.is_loopback(),
-            })
-        })
-        .unwrap_or(false)
+    url::Url::parse(url).is_ok_and(|u| crate::net::is_loopback(&u))
 }
 
 /// A 400 whose `param` is one of the company parameter's names.
@@ -677,7 +668,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_urls_are_the_ones_reqwest_builds_from_text() {
+    fn api_urls_are_the_ones_reqwest_sends_for_the_text() {
         let http = reqwest::Client::new();
         for base in [
             "http://127.0.0.1:1/api/v1",
@@ -712,12 +703,14 @@ mod tests {
                         .query(&query)
                         .build()
                         .map(|r| r.url().to_string());
-                    let got = match c.api_address(path, &query) {
-                        Address::Parsed(url) => http.get(url).build(),
-                        Address::Text(url) => http.get(url.as_str()).query(&query).build(),
-                    }
-                    .map(|r| r.url().to_string());
-                    assert_eq!(got.ok(), want.ok(), "{base} + {path} + {query:?}");
+                    let got = request_uri(c.api_url(path, &query))
+                        .ok()
+                        .map(|u| u.to_string());
+                    // What reqwest sends: its URL without the fragment.
+                    let want = want
+                        .ok()
+                        .map(|url| url.split('#').next().unwrap().to_owned());
+                    assert_eq!(got, want, "{base} + {path} + {query:?}");
                 }
             }
         }

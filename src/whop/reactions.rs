@@ -1,6 +1,6 @@
 //! `/reactions`: emoji reactions on messages, and poll votes.
 
-use reqwest::Method;
+use http::Method;
 use serde::Serialize;
 
 use super::{

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode, header::HeaderMap};
+use http::{Method, StatusCode, header::HeaderMap};
 
 /// Whop's `error.code` for a key whose first request has not finished.
 pub(crate) const IN_PROGRESS: &str = "idempotency_request_in_progress";
