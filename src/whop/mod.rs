@@ -91,8 +91,14 @@ struct Inner {
     /// `base_url` parsed once: a request's URL is this with its path and query set, not a
     /// string parsed again on every call (a fifth of the client's CPU per request).
     api_base: Option<url::Url>,
+    /// That base as text up to the end of its path, without a trailing `/`: a request to a
+    /// path of plain characters is this text, the path and the query ([`Client::api_uri`]).
+    api_prefix: Option<String>,
     auth: HeaderValue,
     key: Secret,
+    /// A searcher for the key in answers, built once (building one per answer cost about as
+    /// much as the search itself). None for a key too short to search for.
+    key_finder: Option<KeyFinder>,
     api_version: String,
     version_header: HeaderValue,
     policy: RetryPolicy,
@@ -242,16 +248,23 @@ impl Client {
             proxies: !is_loopback_url(&options.base_url),
         })
         .map_err(|e| setup_error(format!("cannot build the HTTP client: {e}")))?;
+        let api_base = url::Url::parse(options.base_url.trim_end_matches('/'))
+            .ok()
+            .filter(|u| !u.cannot_be_a_base() && u.query().is_none() && u.fragment().is_none());
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
-                api_base: url::Url::parse(options.base_url.trim_end_matches('/'))
-                    .ok()
-                    .filter(|u| {
-                        !u.cannot_be_a_base() && u.query().is_none() && u.fragment().is_none()
-                    }),
+                api_prefix: api_base.as_ref().map(|base| {
+                    let text = base.as_str();
+                    let origin = &text[..text.len() - base.path().len()];
+                    format!("{origin}{}", base.path().trim_end_matches('/'))
+                }),
+                api_base,
                 base_url: options.base_url.trim_end_matches('/').to_owned(),
                 auth,
+                key_finder: (options.api_key.expose().len() >= 8).then(|| {
+                    KeyFinder(memchr::memmem::Finder::new(options.api_key.expose()).into_owned())
+                }),
                 key: options.api_key,
                 api_version: options.api_version,
                 version_header,
@@ -417,6 +430,31 @@ impl Client {
         Ok(url)
     }
 
+    /// The `Uri` of an API request: [`Client::api_url`]'s, sent as [`request_uri`] sends it.
+    /// A path of letters, digits, `_`, `-` and `/` (every path the resource files build from
+    /// checked ids) is one that `Url::set_path` leaves as it is: the text is put together
+    /// directly, the query encoded as `query_pairs_mut` encodes it. The tests compare the two.
+    fn api_uri(&self, path: &str, query: &[(&'static str, String)]) -> Result<Uri, String> {
+        let plain = path.starts_with('/')
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/'));
+        let Some(prefix) = self.inner.api_prefix.as_ref().filter(|_| plain) else {
+            return request_uri(self.api_url(path, query));
+        };
+        let mut text = String::with_capacity(prefix.len() + path.len() + 64);
+        text.push_str(prefix);
+        text.push_str(path);
+        if !query.is_empty() {
+            text.push('?');
+            let start = text.len();
+            text = url::form_urlencoded::Serializer::for_suffix(text, start)
+                .extend_pairs(query)
+                .finish();
+        }
+        Uri::try_from(text).map_err(|e| e.to_string())
+    }
+
     /// The request pipeline: headers, attempts, backoff, deadline, error mapping.
     pub(crate) async fn execute(&self, request: Request) -> Result<Response, Error> {
         let policy = request.policy.as_ref().unwrap_or(&self.inner.policy);
@@ -424,11 +462,11 @@ impl Client {
             RetryPolicy::is_replayable(&request.method, request.idempotency_key.is_some());
         let started = Instant::now();
         let deadline = started + policy.deadline;
-        let (url, authenticated) = match &request.endpoint {
-            Endpoint::Api(path) => (self.api_url(path, &request.query), true),
-            Endpoint::External(url) => (url::Url::parse(url), false),
+        let (uri, authenticated) = match &request.endpoint {
+            Endpoint::Api(path) => (self.api_uri(path, &request.query), true),
+            Endpoint::External(url) => (request_uri(url::Url::parse(url)), false),
         };
-        let uri = request_uri(url).map_err(|e| Error::Transport {
+        let uri = uri.map_err(|e| Error::Transport {
             // The reason only: a presigned URL carries a signature.
             message: format!("the request's URL is not valid ({e})"),
             timed_out: false,
@@ -485,7 +523,7 @@ impl Client {
                     .await
                 {
                     Ok(Ok(answer)) => Ok(Answer {
-                        body: scrub(answer.body, self.inner.key.expose()),
+                        body: scrub(answer.body, &self.inner.key, self.inner.key_finder.as_ref()),
                         ..answer
                     }),
                     Ok(Err(failure)) => Err(Some(failure)),
@@ -591,14 +629,18 @@ fn request_uri(url: Result<url::Url, url::ParseError>) -> Result<Uri, String> {
     Uri::try_from(url.as_str()).map_err(|e| e.to_string())
 }
 
+/// [`memchr::memmem::Finder`] for the key, without its `Debug` (which would print the key).
+struct KeyFinder(memchr::memmem::Finder<'static>);
+
 /// Removes the API key from an answer before anything reads it: should Whop (or anything on
 /// the way) ever echo it, no later step (parsing, cutting a long text, rendering) can show it,
 /// not even in part.
-fn scrub(body: Bytes, key: &str) -> Bytes {
+fn scrub(body: Bytes, key: &Secret, finder: Option<&KeyFinder>) -> Bytes {
     // A byte search first (the answer is read on every call; it is rarely there).
-    if key.len() < 8 || memchr::memmem::find(&body, key.as_bytes()).is_none() {
+    if finder.is_none_or(|f| f.0.find(&body).is_none()) {
         return body;
     }
+    let key = key.expose();
     match std::str::from_utf8(&body) {
         Ok(text) => Bytes::from(text.replace(key, "[redacted]")),
         Err(_) => Bytes::from(String::from_utf8_lossy(&body).replace(key, "[redacted]")),
@@ -675,6 +717,8 @@ mod tests {
             "http://127.0.0.1:1/api/v1/",
             "https://api.whop.com",
             "http://[::1]:8080/x y/",
+            "HTTP://LocalHost:80/Api/V1//",
+            "https://api.whop.com:8443",
             "not a url",
         ] {
             let c = Client::new(ClientOptions {
@@ -686,6 +730,9 @@ mod tests {
             .unwrap();
             for path in [
                 "/messages",
+                "/chat_channels/feed_XyZ-09/",
+                "//twice//",
+                "/",
                 "/messages/msg_%2F..%20x",
                 "/a b/é/%zz",
                 "",
@@ -706,6 +753,8 @@ mod tests {
                     let got = request_uri(c.api_url(path, &query))
                         .ok()
                         .map(|u| u.to_string());
+                    let direct = c.api_uri(path, &query).ok().map(|u| u.to_string());
+                    assert_eq!(direct, got, "{base} + {path} + {query:?}: the direct text");
                     // What reqwest sends: its URL without the fragment.
                     let want = want
                         .ok()
@@ -734,6 +783,9 @@ mod tests {
 
     #[test]
     fn answers_are_scrubbed_of_the_key() {
+        let key = Secret::new("sk_live_abcdef123456");
+        let finder = KeyFinder(memchr::memmem::Finder::new(key.expose()).into_owned());
+        let scrub = |body: Bytes, _: &str| super::scrub(body, &key, Some(&finder));
         let body = Bytes::from_static(br#"{"content":"my key is sk_live_abcdef123456, oops"}"#);
         assert_eq!(
             scrub(body, "sk_live_abcdef123456").as_ref(),
