@@ -39,6 +39,11 @@ struct Pattern {
     /// a scan of the key.
     bytes: Box<[u8; 256]>,
     pairs: Box<[[u64; 2]; 128]>,
+    /// Bit `b % 64` of `breaks[a][b / 64]`, for any two bytes: where `a` is directly
+    /// followed by `b`, no run goes over both, as both count (ASCII, not [`inserted`]) and
+    /// `b` does not follow `a` in the key (or either is not in it). One load for what
+    /// [`Pattern::link`] finds when nothing is skipped, the common case.
+    breaks: Box<[[u64; 4]; 256]>,
     /// Every `PIECE`-character window of the key → where it starts in the key.
     windows: HashMap<[char; PIECE], Vec<usize>>,
 }
@@ -77,6 +82,11 @@ impl Pattern {
             // bytes, often enough to try before the pair.
             if self.bytes[usize::from(bytes[j + 1])] & (SKIPPED | IN_KEY | WIDE) == 0 {
                 i = j + 2;
+                continue;
+            }
+            // What `link` answers when neither byte is skipped (`q = j`, `r = j + 1`).
+            if self.breaks(bytes[j], bytes[j + 1]) {
+                i = j + 1;
                 continue;
             }
             match self.link(bytes, i, j) {
@@ -129,6 +139,11 @@ impl Pattern {
         } else {
             Link::Breaks(r)
         }
+    }
+
+    #[inline]
+    fn breaks(&self, a: u8, b: u8) -> bool {
+        self.breaks[usize::from(a)][usize::from(b >> 6)] >> (b & 63) & 1 == 1
     }
 
     fn follows_ascii(&self, a: u8, b: u8) -> bool {
@@ -229,10 +244,29 @@ impl Gate {
                     pairs[usize::from(a)][usize::from(b >> 6)] |= 1 << (b & 63);
                 }
             }
+            // Bytes that count (ASCII, not skipped); a row of `breaks` is those that do not
+            // follow its byte in the key, from the pairs (the key's pairs of bytes that count
+            // are all ASCII pairs).
+            let mut counting = [0u64; 4];
+            for (b, class) in bytes.iter().enumerate() {
+                if class & (SKIPPED | WIDE) == 0 {
+                    counting[b / 64] |= 1 << (b % 64);
+                }
+            }
+            let mut breaks = Box::new([[0u64; 4]; 256]);
+            for (a, row) in breaks.iter_mut().enumerate().take(128) {
+                if counting[a / 64] >> (a % 64) & 1 == 1 {
+                    for (w, bits) in row.iter_mut().enumerate() {
+                        let follows = pairs[a].get(w).copied().unwrap_or(0);
+                        *bits = counting[w] & !follows;
+                    }
+                }
+            }
             Arc::new(Pattern {
                 chars,
                 bytes,
                 pairs,
+                breaks,
                 windows,
             })
         });
@@ -253,14 +287,24 @@ impl Gate {
 
 impl Pattern {
     /// [`Gate::scrub`] of a string long enough to hold a piece.
+    #[inline]
     fn scrub<'a>(&self, s: &'a str) -> Cow<'a, str> {
         // Fast path: a piece is PIECE characters (inserted ones aside) each of which follows
         // the one before it in the key. Ordinary text, even text made of the key's letters,
         // rarely has more than two or three such neighbours in a row, so this linear scan with
-        // bit tests answers for nearly every string and the exact search below rarely runs.
+        // bit tests answers for nearly every string and the exact search rarely runs. It is a
+        // cold function of its own, so that the fast path does not pay for setting up its
+        // frame.
         if !self.possible(s) {
             return Cow::Borrowed(s);
         }
+        self.redact(s)
+    }
+
+    /// The exact search behind [`Pattern::scrub`]'s fast path.
+    #[cold]
+    #[inline(never)]
+    fn redact<'a>(&self, s: &'a str) -> Cow<'a, str> {
         // The characters that count, with their byte ranges in `s`.
         let kept: Vec<(char, usize, usize)> = s
             .char_indices()
@@ -558,6 +602,16 @@ mod tests {
             for b in (0u8..128).map(char::from) {
                 let general = chars.windows(2).any(|w| w == [a, b]);
                 assert_eq!(key.follows(a, b), general, "{a:?}{b:?}");
+            }
+        }
+        for a in 0..=u8::MAX {
+            for b in 0..=u8::MAX {
+                let counts = |c: u8| c.is_ascii() && !inserted(char::from(c));
+                let linked = chars
+                    .windows(2)
+                    .any(|w| w == [char::from(a), char::from(b)]);
+                let breaks = counts(a) && counts(b) && !linked;
+                assert_eq!(key.breaks(a, b), breaks, "{a:#x} {b:#x}");
             }
         }
         // Text made of the key's letters, but not in the key's order, takes the fast path.

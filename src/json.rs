@@ -272,12 +272,104 @@ fn write_str_contents(out: &mut Vec<u8>, s: &str) -> bool {
 /// Writes `s` as a JSON string; says whether anything in it was escaped.
 #[inline]
 fn write_str(out: &mut Vec<u8>, s: &str) -> bool {
+    if write_short(out, s.as_bytes()) {
+        return false;
+    }
     // Room for the common case, no escapes, so that the copy does not grow the buffer.
     out.reserve(s.len() + 2);
     out.push(b'"');
     let escaped = write_str_contents(out, s);
     out.push(b'"');
     escaped
+}
+
+/// The longest string [`write_short`] writes.
+const SHORT: usize = 32;
+
+/// Writes `bytes`, a string of at most [`SHORT`] bytes without escapes, quoted, and says
+/// so; writes nothing and says false for any other.
+///
+/// Most strings of an answer are that short (keys, ids, times, names). For them the general
+/// route's scan cost more than the bytes: a call, a word loop, then a loop over the last
+/// bytes one at a time. Here the string is read as two fixed-size chunks, its first and its
+/// last `N` bytes (`N` to `2N` bytes long: they overlap, and between them cover every byte),
+/// and tested for escapes as words in registers (a byte that appears twice is tested twice,
+/// which changes nothing: the test asks only whether any byte needs escaping).
+///
+/// Measured with callgrind on a `list_messages` page (20 messages, ~370 strings and keys):
+/// about 25 k instructions fewer per call.
+#[inline(never)]
+fn write_short(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    /// Spaces (never escaped) above the lowest `lanes` bytes of a word.
+    const fn spaces_above(lanes: u32) -> u64 {
+        (ONES * b' ' as u64) & !((1u64 << (8 * lanes)) - 1)
+    }
+    let len = bytes.len();
+    let plain = match len {
+        0 => true,
+        1 => escapes(u64::from(bytes[0]) | spaces_above(1)) == 0,
+        2..4 => {
+            let (h, t) = chunks::<2>(bytes);
+            let word = u64::from(u16::from_le_bytes(h)) | u64::from(u16::from_le_bytes(t)) << 16;
+            escapes(word | spaces_above(4)) == 0
+        }
+        4..8 => {
+            let (h, t) = chunks::<4>(bytes);
+            let word = u64::from(u32::from_le_bytes(h)) | u64::from(u32::from_le_bytes(t)) << 32;
+            escapes(word) == 0
+        }
+        8..16 => {
+            let (h, t) = chunks::<8>(bytes);
+            escapes(u64::from_le_bytes(h)) | escapes(u64::from_le_bytes(t)) == 0
+        }
+        16..=SHORT => {
+            let (h, t) = chunks::<16>(bytes);
+            let (h, t) = (u128::from_le_bytes(h), u128::from_le_bytes(t));
+            let halves = |c: u128| escapes(c as u64) | escapes((c >> 64) as u64);
+            halves(h) | halves(t) == 0
+        }
+        _ => false,
+    };
+    if !plain {
+        return false;
+    }
+    // The quoted string is put together in a buffer of fixed size, copied whole and cut to
+    // length: one copy, as on the general route (the compiler does not inline it, so it
+    // stays a call to `extend_from_slice` and `memcpy`).
+    let mut quoted = [b'"'; SHORT + 2];
+    match len {
+        0 => {}
+        1 => quoted[1] = bytes[0],
+        2..4 => place::<2>(&mut quoted, bytes),
+        4..8 => place::<4>(&mut quoted, bytes),
+        8..16 => place::<8>(&mut quoted, bytes),
+        _ => place::<16>(&mut quoted, bytes),
+    }
+    quoted[len + 1] = b'"';
+    let start = out.len();
+    out.extend_from_slice(&quoted);
+    out.truncate(start + len + 2);
+    true
+}
+
+/// The first and the last `N` bytes of `bytes` (`N` to `2N` of them); zeros where it is
+/// shorter, which [`write_short`] never asks for.
+#[inline(always)]
+fn chunks<const N: usize>(bytes: &[u8]) -> ([u8; N], [u8; N]) {
+    match (bytes.first_chunk::<N>(), bytes.last_chunk::<N>()) {
+        (Some(head), Some(tail)) => (*head, *tail),
+        _ => ([0; N], [0; N]),
+    }
+}
+
+/// Puts `bytes` (`N` to `2N` of them, at most [`SHORT`]) at `quoted[1..]` as its first `N`
+/// bytes, then its last `N` bytes over the end of those: two copies of a known size.
+#[inline(always)]
+fn place<const N: usize>(quoted: &mut [u8; SHORT + 2], bytes: &[u8]) {
+    let (head, tail) = chunks::<N>(bytes);
+    let len = bytes.len().min(SHORT);
+    quoted[1..1 + N].copy_from_slice(&head);
+    quoted[1 + len - N..1 + len].copy_from_slice(&tail);
 }
 
 /// Whether object key `a` sorts strictly before `b` (bytes of keys written without escapes,
@@ -1094,6 +1186,43 @@ mod tests {
             same("\"\\\u{8}\u{c}\n\r\t\u{0}\u{1f}\u{b}\u{7f}/é😀"),
             "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\\u000b\u{7f}/é😀\""
         );
+    }
+
+    #[test]
+    fn short_strings_of_every_length_are_copied_byte_for_byte() {
+        // Distinct characters, so that a chunk copied to the wrong place, or cut one byte
+        // short or long, shows; every length around the chunk sizes of `write_short` and past
+        // its limit; each with every escape, a multi-byte character and plain ASCII at every
+        // position (the escaped ones must leave the short route for the general one).
+        let distinct: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+        for len in 0..=SHORT + 9 {
+            let plain: String = distinct[..len].iter().collect();
+            assert_eq!(same(&plain), format!("\"{plain}\""));
+            same(&BTreeMap::from([(plain.clone(), 1)]));
+            same_structured(&BTreeMap::from([(plain.clone(), plain.clone())]), &Keep);
+            let mut out = Vec::new();
+            assert_eq!(
+                write_short(&mut out, plain.as_bytes()),
+                len <= SHORT,
+                "{len}"
+            );
+            for pos in 0..len {
+                for c in ['"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', ' ', 'é', '😀'] {
+                    let mut chars = distinct[..len].to_vec();
+                    chars[pos] = c;
+                    let s: String = chars.iter().collect();
+                    same(&s);
+                    same(&BTreeMap::from([(s.clone(), 1)]));
+                    let mut out = b"x".to_vec();
+                    let short = write_short(&mut out, s.as_bytes());
+                    let escaped = c < ' ' || c == '"' || c == '\\';
+                    assert_eq!(short, s.len() <= SHORT && !escaped, "{s:?}");
+                    if !short {
+                        assert_eq!(out, b"x", "{s:?}: nothing is written when it says false");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
