@@ -283,7 +283,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) -> bool {
     escaped
 }
 
-/// The longest string [`write_short`] writes.
+/// The longest string [`write_short`] and [`write_short_key`] write.
 const SHORT: usize = 32;
 
 /// Writes `bytes`, a string of at most [`SHORT`] bytes without escapes, quoted, and says
@@ -300,12 +300,56 @@ const SHORT: usize = 32;
 /// about 25 k instructions fewer per call.
 #[inline(never)]
 fn write_short(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    if !short_plain(bytes) {
+        return false;
+    }
+    // The quoted string is put together in a buffer of fixed size, copied whole and cut to
+    // length: one copy, as on the general route (the compiler does not inline it, so it
+    // stays a call to `extend_from_slice` and `memcpy`).
+    let mut quoted = [b'"'; SHORT + 2];
+    place::<1, { SHORT + 2 }>(&mut quoted, bytes);
+    let start = out.len();
+    out.extend_from_slice(&quoted);
+    out.truncate(start + bytes.len() + 2);
+    true
+}
+
+/// Writes an object member's start, `,"key":` (the comma when `comma`), for a key of at most
+/// [`SHORT`] bytes without escapes, and says so; writes nothing and says false for any other.
+///
+/// A struct's field names are such keys: one test and one copy for the four pieces, where
+/// each piece on its own was a push or a call. Measured with callgrind on a `list_messages`
+/// page: about 1.3 k instructions fewer per call.
+#[inline(never)]
+fn write_short_key(out: &mut Vec<u8>, comma: bool, key: &[u8]) -> bool {
+    if !short_plain(key) {
+        return false;
+    }
+    // One buffer of fixed size, copied whole and cut to length, as in `write_short`.
+    let mut member = [b'"'; SHORT + 4];
+    let len = if comma {
+        member[0] = b',';
+        place::<2, { SHORT + 4 }>(&mut member, key);
+        key.len() + 4
+    } else {
+        place::<1, { SHORT + 4 }>(&mut member, key);
+        key.len() + 3
+    };
+    member[len - 1] = b':';
+    let start = out.len();
+    out.extend_from_slice(&member);
+    out.truncate(start + len);
+    true
+}
+
+/// Whether `bytes` is at most [`SHORT`] bytes long and needs no escaping.
+#[inline(always)]
+fn short_plain(bytes: &[u8]) -> bool {
     /// Spaces (never escaped) above the lowest `lanes` bytes of a word.
     const fn spaces_above(lanes: u32) -> u64 {
         (ONES * b' ' as u64) & !((1u64 << (8 * lanes)) - 1)
     }
-    let len = bytes.len();
-    let plain = match len {
+    match bytes.len() {
         0 => true,
         1 => escapes(u64::from(bytes[0]) | spaces_above(1)) == 0,
         2..4 => {
@@ -329,31 +373,11 @@ fn write_short(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
             halves(h) | halves(t) == 0
         }
         _ => false,
-    };
-    if !plain {
-        return false;
     }
-    // The quoted string is put together in a buffer of fixed size, copied whole and cut to
-    // length: one copy, as on the general route (the compiler does not inline it, so it
-    // stays a call to `extend_from_slice` and `memcpy`).
-    let mut quoted = [b'"'; SHORT + 2];
-    match len {
-        0 => {}
-        1 => quoted[1] = bytes[0],
-        2..4 => place::<2>(&mut quoted, bytes),
-        4..8 => place::<4>(&mut quoted, bytes),
-        8..16 => place::<8>(&mut quoted, bytes),
-        _ => place::<16>(&mut quoted, bytes),
-    }
-    quoted[len + 1] = b'"';
-    let start = out.len();
-    out.extend_from_slice(&quoted);
-    out.truncate(start + len + 2);
-    true
 }
 
 /// The first and the last `N` bytes of `bytes` (`N` to `2N` of them); zeros where it is
-/// shorter, which [`write_short`] never asks for.
+/// shorter, which [`short_plain`] never asks for.
 #[inline(always)]
 fn chunks<const N: usize>(bytes: &[u8]) -> ([u8; N], [u8; N]) {
     match (bytes.first_chunk::<N>(), bytes.last_chunk::<N>()) {
@@ -362,14 +386,26 @@ fn chunks<const N: usize>(bytes: &[u8]) -> ([u8; N], [u8; N]) {
     }
 }
 
-/// Puts `bytes` (`N` to `2N` of them, at most [`SHORT`]) at `quoted[1..]` as its first `N`
-/// bytes, then its last `N` bytes over the end of those: two copies of a known size.
+/// Puts `bytes` (at most [`SHORT`] of them) at `buf[AT..]`, in copies of a known size: for
+/// `N` to `2N` bytes, its first `N` bytes, then its last `N` bytes over the end of those.
+/// Leaves every other byte of `buf` as it was.
 #[inline(always)]
-fn place<const N: usize>(quoted: &mut [u8; SHORT + 2], bytes: &[u8]) {
-    let (head, tail) = chunks::<N>(bytes);
-    let len = bytes.len().min(SHORT);
-    quoted[1..1 + N].copy_from_slice(&head);
-    quoted[1 + len - N..1 + len].copy_from_slice(&tail);
+fn place<const AT: usize, const B: usize>(buf: &mut [u8; B], bytes: &[u8]) {
+    #[inline(always)]
+    fn halves<const N: usize, const AT: usize, const B: usize>(buf: &mut [u8; B], bytes: &[u8]) {
+        let (head, tail) = chunks::<N>(bytes);
+        let len = bytes.len().min(SHORT);
+        buf[AT..AT + N].copy_from_slice(&head);
+        buf[AT + len - N..AT + len].copy_from_slice(&tail);
+    }
+    match bytes.len() {
+        0 => {}
+        1 => buf[AT] = bytes[0],
+        2..4 => halves::<2, AT, B>(buf, bytes),
+        4..8 => halves::<4, AT, B>(buf, bytes),
+        8..16 => halves::<8, AT, B>(buf, bytes),
+        _ => halves::<16, AT, B>(buf, bytes),
+    }
 }
 
 /// Whether object key `a` sorts strictly before `b` (bytes of keys written without escapes,
@@ -677,11 +713,12 @@ impl<'a, M: Mode> Compound<'a, M> {
         }
     }
 
-    /// [`Mode::SORTED`]: notes whether the key just written at `from..` (quoted) follows the
-    /// one before it. An escaped key is left to [`Compound::put_in_order`].
+    /// [`Mode::SORTED`]: notes whether the key just written at `from..=end` (quoted, `end`
+    /// its closing quote) follows the one before it. An escaped key is left to
+    /// [`Compound::put_in_order`].
     #[inline]
-    fn check_order(&mut self, from: usize, escaped: bool) {
-        let key = (from + 1, self.out.len() - 1);
+    fn check_order(&mut self, from: usize, end: usize, escaped: bool) {
+        let key = (from + 1, end);
         if escaped
             || (self.last_key.1 > 0
                 && !precedes(
@@ -753,13 +790,25 @@ impl<'a, M: Mode> Compound<'a, M> {
     }
 
     fn field<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<(), Error> {
-        self.separate();
-        let from = self.out.len();
-        let escaped = write_str(self.out, key);
-        if M::SORTED {
-            self.check_order(from, escaped);
+        let comma = self.state != State::First;
+        self.state = State::Rest;
+        let from = self.out.len() + usize::from(comma);
+        if write_short_key(self.out, comma, key.as_bytes()) {
+            if M::SORTED {
+                let end = self.out.len() - 2;
+                self.check_order(from, end, false);
+            }
+        } else {
+            if comma {
+                self.out.push(b',');
+            }
+            let escaped = write_str(self.out, key);
+            if M::SORTED {
+                let end = self.out.len() - 1;
+                self.check_order(from, end, escaped);
+            }
+            self.out.push(b':');
         }
-        self.out.push(b':');
         value.serialize(Ser {
             out: &mut *self.out,
             mode: self.mode,
@@ -835,7 +884,8 @@ impl<M: Mode> SerializeMap for Compound<'_, M> {
         } else if M::SORTED {
             self.scrub_key(from)?;
             let escaped = self.out[from..].contains(&b'\\');
-            self.check_order(from, escaped);
+            let end = self.out.len() - 1;
+            self.check_order(from, end, escaped);
         }
         Ok(())
     }
@@ -1220,6 +1270,70 @@ mod tests {
                     if !short {
                         assert_eq!(out, b"x", "{s:?}: nothing is written when it says false");
                     }
+                }
+            }
+        }
+    }
+
+    /// A struct whose field names are chosen at run time (leaked: serde asks for
+    /// `&'static str`), each with the value 1; also an enum variant of the same fields.
+    struct Named(Vec<&'static str>, bool);
+
+    impl Serialize for Named {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            if self.1 {
+                let mut v = s.serialize_struct_variant("Named", 0, "V", self.0.len())?;
+                for key in &self.0 {
+                    v.serialize_field(key, &1)?;
+                }
+                return v.end();
+            }
+            let mut st = s.serialize_struct("Named", self.0.len())?;
+            for key in &self.0 {
+                st.serialize_field(key, &1)?;
+            }
+            st.end()
+        }
+    }
+
+    #[test]
+    fn field_names_of_every_length_start_their_members_byte_for_byte() {
+        // As for short strings: distinct characters, every length around the chunk sizes and
+        // past the limit, every escape at every position; each name first (no comma) and after
+        // another (a comma), in order and out of it, in both writers.
+        let distinct: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let check = |key: &'static str| {
+            for variant in [false, true] {
+                for keys in [
+                    vec![key],
+                    vec!["!", key],
+                    vec![key, "!"],
+                    vec!["~", key, "~~"],
+                ] {
+                    let value = Named(keys, variant);
+                    same(&value);
+                    same_structured(&value, &Keep);
+                }
+            }
+            let mut out = b"x".to_vec();
+            let short = write_short_key(&mut out, true, key.as_bytes());
+            let plain =
+                key.len() <= SHORT && !key.bytes().any(|b| b < b' ' || b == b'"' || b == b'\\');
+            assert_eq!(short, plain, "{key:?}");
+            if short {
+                assert_eq!(out, format!("x,\"{key}\":").as_bytes(), "{key:?}");
+            } else {
+                assert_eq!(out, b"x", "{key:?}: nothing is written when it says false");
+            }
+        };
+        for len in 0..=SHORT + 9 {
+            check(leak(distinct[..len].iter().collect()));
+            for pos in 0..len {
+                for c in ['"', '\\', '\n', '\u{0}', '\u{1f}', '\u{7f}', ' ', 'é', '😀'] {
+                    let mut chars = distinct[..len].to_vec();
+                    chars[pos] = c;
+                    check(leak(chars.iter().collect()));
                 }
             }
         }
