@@ -56,6 +56,30 @@ pub(crate) fn is_hidden(c: char) -> bool {
         )
 }
 
+/// Characters [`clean`] keeps as they are and takes as the base of what follows, settled by
+/// their ranges instead of Unicode property lookups: the letters and marks of most scripts,
+/// punctuation and symbols (☕), CJK and Hangul syllables, and the pictographs of most emoji
+/// (🙏). None of them is a control, hidden, an emoji modifier or one of the characters
+/// `clean` treats on its own (line breaks, joiner, selectors, 🏴, keycap): the test
+/// `ordinary_characters_are_none_of_the_special_ones` checks every code point.
+#[inline]
+fn ordinary(c: char) -> bool {
+    matches!(c,
+        '\u{00A0}'..='\u{00AC}'
+        | '\u{00AE}'..='\u{034E}'
+        | '\u{0350}'..='\u{061B}'
+        | '\u{061D}'..='\u{10FF}'
+        | '\u{2010}'..='\u{2027}'
+        | '\u{2030}'..='\u{205F}'
+        | '\u{2070}'..='\u{20E2}'
+        | '\u{20E4}'..='\u{3163}'
+        | '\u{3165}'..='\u{D7FF}'
+        | '\u{1F400}'..='\u{1F64F}'
+        | '\u{1F680}'..='\u{1F6FF}'
+        | '\u{1F900}'..='\u{1FAFF}'
+    )
+}
+
 /// Whether a tag run after 🏴 is a subdivision flag: `[0-9a-z]{1,6}` in tag characters,
 /// then the cancel tag. Returns the run's length including the cancel tag.
 fn flag_tags(rest: &str) -> Option<usize> {
@@ -80,6 +104,13 @@ pub(crate) fn clean(s: &str) -> String {
     if plain(s) {
         return s.to_owned();
     }
+    clean_chars::<true>(s)
+}
+
+/// [`clean`] character by character. `ORDINARY` settles the characters of [`ordinary`] by
+/// their ranges; without it every character takes the general path (what the tests compare
+/// the fast path with).
+fn clean_chars<const ORDINARY: bool>(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     // The last character kept that is not a modifier or selector, and whether a selector
     // already follows it.
@@ -110,6 +141,13 @@ pub(crate) fn clean(s: &str) -> String {
         if tags > 0 {
             tags -= 1;
             out.push(c);
+            continue;
+        }
+        if ORDINARY && ordinary(c) {
+            // What the last arm below does for it, without looking the character up.
+            out.push(c);
+            base = Some(c);
+            selected = false;
             continue;
         }
         match c {
@@ -221,21 +259,47 @@ fn outside_printable(w: u64) -> bool {
 
 /// [`clean`] of an owned string, which is returned as it is when there is nothing to remove.
 pub(crate) fn clean_owned(s: String) -> String {
-    if plain(&s) { s } else { clean(&s) }
+    if plain(&s) {
+        s
+    } else {
+        clean_chars::<true>(&s)
+    }
 }
 
 /// Printable ASCII on one line (most names): nothing for [`inline`] to clean, only the ends to
 /// trim.
 fn printable_line(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b' '..=b'~'))
+    // A word at a time, as in [`plain`].
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        if outside_printable(u64::from_le_bytes(
+            word.try_into().expect("chunks of eight"),
+        )) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| matches!(b, b' '..=b'~'))
 }
 
 /// [`inline`] of an owned string, which is returned as it is when there is nothing to change.
 pub(crate) fn inline_owned(s: String) -> String {
-    if printable_line(&s) && s.trim().len() == s.len() {
-        s
-    } else {
+    if printable_line(&s) {
+        // The only whitespace in printable ASCII is the space.
+        let b = s.as_bytes();
+        if b.first() != Some(&b' ') && b.last() != Some(&b' ') {
+            return s;
+        }
+        return s.trim().to_owned();
+    }
+    // On one line once cleaned, the text is only trimmed: what `inline` gives for it, without
+    // joining lines into a second copy.
+    let cleaned = clean_chars::<true>(&s);
+    if cleaned.contains('\n') {
         inline(&s)
+    } else if cleaned.trim().len() == cleaned.len() {
+        cleaned
+    } else {
+        cleaned.trim().to_owned()
     }
 }
 
@@ -309,9 +373,10 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// `2026-11-24 16:05` (UTC), or the raw text when it is not a timestamp.
-pub(crate) fn short_time(s: &str) -> String {
-    // Whop writes UTC as `2026-11-24T16:05:11.402Z`: cut it instead of parsing it.
+/// The date and the time to the minute of a timestamp as Whop writes UTC,
+/// `2026-11-24T16:05:11.402Z`: `("2026-11-24", "16:05")`, cut out of it instead of parsed
+/// (what [`short_time`] shows, with no allocation). `None` for any other form.
+pub(crate) fn utc_minute(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     let utc = b.len() >= 17
         && s.ends_with('Z')
@@ -322,11 +387,17 @@ pub(crate) fn short_time(s: &str) -> String {
             13 => *c == b':',
             _ => c.is_ascii_digit(),
         });
-    if utc {
+    // The first sixteen bytes are ASCII, so both cuts fall on character boundaries.
+    utc.then(|| (&s[..10], &s[11..16]))
+}
+
+/// `2026-11-24 16:05` (UTC), or the raw text when it is not a timestamp.
+pub(crate) fn short_time(s: &str) -> String {
+    if let Some((date, time)) = utc_minute(s) {
         let mut out = String::with_capacity(16);
-        out.push_str(&s[..10]);
+        out.push_str(date);
         out.push(' ');
-        out.push_str(&s[11..16]);
+        out.push_str(time);
         return out;
     }
     parse_time(s)
@@ -550,6 +621,76 @@ mod tests {
         assert_eq!(out.lines().count(), 3);
     }
 
+    #[test]
+    fn ordinary_characters_are_none_of_the_special_ones() {
+        // Every code point: what `clean` may skip the lookups for is exactly what its last,
+        // general arm would keep and take as a base.
+        let mut ordinary_count = 0;
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if !ordinary(c) {
+                continue;
+            }
+            ordinary_count += 1;
+            assert!(
+                !c.is_ascii()
+                    && !c.is_control()
+                    && !is_hidden(c)
+                    && !MODIFIER.contains(c)
+                    && !matches!(
+                        c,
+                        '\u{2028}' | '\u{2029}' | ZWJ | VS15 | VS16 | BLACK_FLAG | KEYCAP
+                    ),
+                "{c:?} is not ordinary"
+            );
+        }
+        // Most text outside ASCII takes the fast path.
+        assert!(ordinary_count > 50_000, "{ordinary_count}");
+        for c in [
+            'é', 'ß', 'Ж', 'ا', 'न', '☕', '→', 'お', '한', '🙏', '👍', '🚀', '🤝',
+        ] {
+            assert!(ordinary(c), "{c:?}");
+        }
+    }
+
+    /// Characters around everything `clean` treats on its own, and the edges of the ranges of
+    /// [`ordinary`].
+    fn tricky_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => proptest::char::range(' ', '~'),
+            1 => proptest::sample::select(vec![
+                '\n', '\r', '\t', '\u{0}', '\u{7F}', '\u{85}', '\u{9F}', '\u{A0}', '\u{AC}',
+                '\u{AD}', '\u{AE}', '\u{34E}', '\u{34F}', '\u{350}', '\u{61B}', '\u{61C}',
+                '\u{61D}', '\u{10FF}', '\u{115F}', '\u{1160}', '\u{180E}', '\u{200B}',
+                '\u{200F}', '\u{2010}', '\u{2027}', '\u{2028}', '\u{2029}', '\u{202A}',
+                '\u{202F}', '\u{2030}', '\u{205F}', '\u{2060}', '\u{2066}', '\u{2070}',
+                '\u{20E2}', '\u{20E3}', '\u{20E4}', '\u{2764}', '\u{3163}', '\u{3164}',
+                '\u{3165}', '\u{D7FF}', '\u{E000}', '\u{FE0E}', '\u{FE0F}', '\u{FEFF}',
+                '\u{1F3F3}', '\u{1F3F4}', '\u{1F3FB}', '\u{1F3FF}', '\u{1F400}', '\u{1F308}',
+                '\u{1F468}', '\u{1F469}', '\u{1F64F}', '\u{1F650}', '\u{1F680}', '\u{1F6FF}',
+                '\u{1F900}', '\u{1FAFF}', '\u{1F1E8}', '\u{1F1E6}', '\u{E0020}', '\u{E0030}',
+                '\u{E0061}', '\u{E0067}', '\u{E007A}', '\u{E007F}', '\u{E0100}', '1', '#',
+            ]),
+            1 => proptest::char::range('\u{80}', '\u{3000}'),
+            1 => proptest::char::range('\u{1F000}', '\u{1FAFF}'),
+            1 => proptest::char::range('\u{E0000}', '\u{E0080}'),
+            1 => proptest::char::any(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn the_ordinary_fast_path_cleans_as_the_general_one(
+            chars in proptest::collection::vec(tricky_char(), 0..24)
+        ) {
+            let s: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(clean(&s), clean_chars::<false>(&s));
+            proptest::prop_assert_eq!(clean_owned(s.clone()), clean_chars::<false>(&s));
+            proptest::prop_assert_eq!(inline_owned(s.clone()), inline(&s));
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn the_owned_forms_give_what_the_borrowed_ones_give(
@@ -560,10 +701,13 @@ mod tests {
                 "\\PC{0,20}",
                 ".{0,20}",
                 "[ -~]{0,30}[\u{0}-\u{ff}][ -~]{0,30}",
+                "[ \t\u{a0}\u{3000}]{0,2}[a-zé☕\u{200b}\u{2028}\n ]{0,10}[ \t\u{a0}\u{3000}]{0,2}",
             ]
         ) {
             let bytewise = s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t'));
             proptest::prop_assert_eq!(plain(&s), bytewise);
+            let line = s.bytes().all(|b| matches!(b, b' '..=b'~'));
+            proptest::prop_assert_eq!(printable_line(&s), line);
             proptest::prop_assert_eq!(clean_owned(s.clone()), clean(&s));
             proptest::prop_assert_eq!(inline_owned(s.clone()), inline(&s));
         }
