@@ -203,6 +203,10 @@ pub(crate) fn is_emoji(s: &str) -> bool {
     if shortcode {
         return true;
     }
+    // Most emoji reactions are pictographs of the emoji blocks: those need no lookup.
+    if !s.is_empty() && s.len() <= 16 * 4 && s.chars().all(pictograph) {
+        return s.chars().count() <= 16;
+    }
     let part = |c: char| {
         EMOJI.contains(c)
             || PICTOGRAPHIC.contains(c)
@@ -213,6 +217,24 @@ pub(crate) fn is_emoji(s: &str) -> bool {
         PRESENTATION.contains(c) || PICTOGRAPHIC.contains(c) || REGIONAL.contains(c) || c == KEYCAP
     };
     !s.is_empty() && s.chars().count() <= 16 && s.chars().all(part) && s.chars().any(shown)
+}
+
+/// Characters of the emoji blocks that are all Extended_Pictographic (so each is a part of
+/// an emoji and shown as one, in [`is_emoji`]'s terms), told by their ranges: the test
+/// `pictographs_are_extended_pictographic` checks every code point.
+#[inline]
+fn pictograph(c: char) -> bool {
+    matches!(c,
+        '\u{1F300}'..='\u{1F320}'
+        | '\u{1F337}'..='\u{1F37C}'
+        | '\u{1F400}'..='\u{1F43E}'
+        | '\u{1F442}'..='\u{1F4FC}'
+        | '\u{1F4FF}'..='\u{1F53D}'
+        | '\u{1F5FB}'..='\u{1F64F}'
+        | '\u{1F680}'..='\u{1F6C5}'
+        | '\u{1F90C}'..='\u{1F93A}'
+        | '\u{1F947}'..='\u{1F9FF}'
+    )
 }
 
 /// Text inside `"…"`: backslashes and quotes escaped, so the text cannot close the quote and
@@ -259,11 +281,44 @@ fn outside_printable(w: u64) -> bool {
 
 /// [`clean`] of an owned string, which is returned as it is when there is nothing to remove.
 pub(crate) fn clean_owned(s: String) -> String {
-    if plain(&s) {
+    if unchanged(&s) {
         s
     } else {
         clean_chars::<true>(&s)
     }
+}
+
+/// Whether [`clean`] gives `s` back as it is because every character is one it copies and
+/// nothing else: printable ASCII, `\n`, `\t` or [`ordinary`] (text with an accent or an
+/// emoji, say, which is then not copied).
+fn unchanged(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // Eight bytes of printable ASCII at a time, as in [`plain`] (a byte at a time, the
+        // test cost more than the copy it saves).
+        if let Some(word) = b.get(i..i + 8)
+            && !outside_printable(u64::from_le_bytes(word.try_into().expect("eight bytes")))
+        {
+            i += 8;
+            continue;
+        }
+        if b[i].is_ascii() {
+            if !matches!(b[i], b' '..=b'~' | b'\n' | b'\t') {
+                return false;
+            }
+            i += 1;
+            continue;
+        }
+        let Some(c) = s[i..].chars().next() else {
+            return false;
+        };
+        if !ordinary(c) {
+            return false;
+        }
+        i += c.len_utf8();
+    }
+    true
 }
 
 /// Printable ASCII on one line (most names): nothing for [`inline`] to clean, only the ends to
@@ -293,9 +348,18 @@ pub(crate) fn inline_owned(s: String) -> String {
     }
     // On one line once cleaned, the text is only trimmed: what `inline` gives for it, without
     // joining lines into a second copy.
-    let cleaned = clean_chars::<true>(&s);
+    let cleaned = if unchanged(&s) {
+        s
+    } else {
+        let cleaned = clean_chars::<true>(&s);
+        if cleaned.contains('\n') {
+            return inline(&s);
+        }
+        cleaned
+    };
     if cleaned.contains('\n') {
-        inline(&s)
+        // Nothing was cleaned, so `inline` starts from the same text.
+        inline(&cleaned)
     } else if cleaned.trim().len() == cleaned.len() {
         cleaned
     } else {
@@ -378,15 +442,21 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// (what [`short_time`] shows, with no allocation). `None` for any other form.
 pub(crate) fn utc_minute(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
-    let utc = b.len() >= 17
-        && s.ends_with('Z')
+    if b.len() < 17 || !s.ends_with('Z') {
+        return None;
+    }
+    // Byte by byte, written out: as an iterator over the sixteen positions with a `match`
+    // on the index, the test took 250 instructions a message.
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let utc = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
         && b[10] == b'T'
-        && b.iter().take(16).enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 => *c == b':',
-            _ => c.is_ascii_digit(),
-        });
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16);
     // The first sixteen bytes are ASCII, so both cuts fall on character boundaries.
     utc.then(|| (&s[..10], &s[11..16]))
 }
@@ -649,6 +719,77 @@ mod tests {
             'é', 'ß', 'Ж', 'ا', 'न', '☕', '→', 'お', '한', '🙏', '👍', '🚀', '🤝',
         ] {
             assert!(ordinary(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn pictographs_are_extended_pictographic() {
+        let mut n = 0;
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if pictograph(c) {
+                n += 1;
+                assert!(PICTOGRAPHIC.contains(c), "{c:?}");
+            }
+        }
+        assert!(n > 700, "{n}");
+        assert!(pictograph('👍') && pictograph('🙏') && !pictograph('\u{1F3FB}'));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn emoji_are_told_as_the_general_test_tells_them(
+            chars in proptest::collection::vec(tricky_char(), 0..20)
+        ) {
+            let s: String = chars.into_iter().collect();
+            // Without the pictograph fast path: every character looked up.
+            let part = |c: char| {
+                EMOJI.contains(c)
+                    || PICTOGRAPHIC.contains(c)
+                    || MODIFIER.contains(c)
+                    || matches!(c, ZWJ | VS15 | VS16 | KEYCAP | '\u{E0020}'..='\u{E007F}')
+            };
+            let shown = |c: char| {
+                PRESENTATION.contains(c) || PICTOGRAPHIC.contains(c) || REGIONAL.contains(c) || c == KEYCAP
+            };
+            let general = !s.is_empty()
+                && s.chars().count() <= 16
+                && s.chars().all(part)
+                && s.chars().any(shown);
+            let shortcode = s.len() > 2 && s.starts_with(':') && s.ends_with(':');
+            if !shortcode {
+                proptest::prop_assert_eq!(is_emoji(&s), general, "{:?}", s);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn whop_timestamps_are_told_as_before(
+            s in proptest::prop_oneof![
+                "[0-9]{4}[-0-9T:][0-9]{2}[-0-9T:][0-9]{2}[T0-9:-][0-9]{2}[:0-9T-][0-9]{2}[0-9:.Z]{0,6}Z?",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}[0-9a:.Z]{0,6}[Z ]",
+                "[0-9x]{4}-[0-9x]{2}-[0-9x]{2}T[0-9x]{2}:[0-9x]{2}:00Z",
+                ".{0,24}",
+            ]
+        ) {
+            // The test as it was, an iterator over the positions.
+            let b = s.as_bytes();
+            let before = b.len() >= 17
+                && s.ends_with('Z')
+                && b[10] == b'T'
+                && b.iter().take(16).enumerate().all(|(i, c)| match i {
+                    4 | 7 => *c == b'-',
+                    10 => *c == b'T',
+                    13 => *c == b':',
+                    _ => c.is_ascii_digit(),
+                });
+            proptest::prop_assert_eq!(utc_minute(&s).is_some(), before, "{:?}", s);
+            if let Some((date, time)) = utc_minute(&s) {
+                proptest::prop_assert_eq!(short_time(&s), format!("{date} {time}"));
+                proptest::prop_assert_eq!((date, time), (&s[..10], &s[11..16]));
+            }
         }
     }
 
