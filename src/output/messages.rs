@@ -3,7 +3,7 @@
 use rmcp::schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{LIST_CONTENT_CHARS, Rows, text};
+use super::{LIST_CONTENT_CHARS, RowWriter, Rows, text};
 use crate::whop::{self, models::Message};
 
 // The output types of this file declare their fields in alphabetical order: the order
@@ -118,13 +118,13 @@ impl MessageOut {
             .filter_map(|(on, flag)| on.then_some(flag))
             .collect(),
             reactions: reaction_counts
-                .iter()
+                .into_iter()
                 .filter(|r| r.count > 0)
                 .filter_map(|r| {
-                    r.emoji.as_deref().map(|e| ReactionOut {
+                    r.emoji.map(|e| ReactionOut {
                         // Reactions are chosen by other members: anything that is not an
                         // emoji (say `｝：ＳＹＳＴＥＭ`) is shown as `?`.
-                        emoji: Some(text::clean(e))
+                        emoji: Some(text::clean_owned(e))
                             .filter(|e| text::is_emoji(e))
                             .unwrap_or_else(|| "?".into()),
                         count: r.count,
@@ -169,8 +169,19 @@ impl MessageOut {
     /// [`MessageOut::line`] with the text cut at `max_chars` instead.
     pub(crate) fn row(&self, time: &str, max_chars: usize) -> String {
         // Room for the row as it mostly is, so that it is allocated once.
+        let mut s = String::with_capacity(self.row_len(max_chars));
+        self.push_row(&mut s, time, max_chars);
+        s
+    }
+
+    /// About how long the row is (exact for most rows), to allocate it once.
+    fn row_len(&self, max_chars: usize) -> usize {
         let content = self.content.as_deref().map_or(0, str::len);
-        let mut s = String::with_capacity(96 + content.min(4 * max_chars));
+        96 + content.min(4 * max_chars)
+    }
+
+    /// [`MessageOut::row`], appended to `s`.
+    fn push_row(&self, s: &mut String, time: &str, max_chars: usize) {
         s.push_str(time);
         s.push_str(" @");
         match &self.user {
@@ -200,12 +211,11 @@ impl MessageOut {
             s.push('}');
         }
         s.push_str(": ");
-        text::indent_into(&mut s, self.content.as_deref().unwrap_or(""), max_chars);
+        text::indent_into(s, self.content.as_deref().unwrap_or(""), max_chars);
         if self.poll.is_some() {
             s.push_str("\n  ");
-            self.push_poll(&mut s);
+            self.push_poll(s);
         }
-        s
     }
 
     /// `poll: 1) Morning (12) 2) Evening (5)`: option ids (for add_reaction's
@@ -257,6 +267,46 @@ impl Rows for MessageOut {
             ends.push(rows.len());
         }
         (rows, ends)
+    }
+
+    /// The rows of [`MessageOut::rows`], written straight into `body`: no row is built on its
+    /// own and copied, and the Whop timestamps are cut in place.
+    fn write_rows(messages: &[Self], body: &mut String, budget: usize) -> usize {
+        body.reserve(
+            messages
+                .iter()
+                .map(|m| m.row_len(LIST_CONTENT_CHARS))
+                .sum::<usize>()
+                .min(budget),
+        );
+        let mut rows = RowWriter::new(body, budget);
+        let mut day = String::new();
+        let mut shown = 0;
+        for m in messages {
+            let parsed;
+            let (date, time) = match m.created_at.as_deref().and_then(text::utc_minute) {
+                Some(parts) => parts,
+                None => {
+                    parsed = m.short_time();
+                    split_when(&parsed)
+                }
+            };
+            if date != day {
+                if !rows.row(|s| {
+                    s.push_str("── ");
+                    s.push_str(date);
+                }) {
+                    break;
+                }
+                day.clear();
+                day.push_str(date);
+            }
+            if !rows.row(|s| m.push_row(s, time, LIST_CONTENT_CHARS)) {
+                break;
+            }
+            shown += 1;
+        }
+        shown
     }
 }
 
@@ -355,6 +405,53 @@ mod tests {
             // The fields are declared in the order the value has them, so the encoder wrote
             // them in order and had nothing to sort.
             assert_eq!(json, serde_json::to_string(&page).unwrap());
+        }
+    }
+
+    #[test]
+    fn rows_written_in_place_are_the_rows_built_one_by_one() {
+        // Days that change, a timestamp that is not Whop's UTC form, one that is no time at
+        // all, none, a poll and text over the list cut: for every budget, the body and the
+        // number of messages shown are what building every row and copying them gives.
+        let messages = vec![
+            msg(
+                r#"{"id":"a","content":"x","created_at":"2026-10-03T09:00:00.000Z","user":{"id":"u","username":"p"}}"#,
+            ),
+            msg(
+                r#"{"id":"b","content":"two\nlines","created_at":"2026-10-03T10:30:00+02:00","is_pinned":true,
+                "reaction_counts":[{"count":2,"emoji":":fire:"}],"user":{"id":"u"}}"#,
+            ),
+            msg(
+                r#"{"id":"c","content":"Café ☕","created_at":"2026-10-02T23:59:00Z",
+                "poll":{"options":[{"id":"1","text":"Yes"}]},"poll_votes":[{"count":3,"option_id":"1"}]}"#,
+            ),
+            msg(r#"{"id":"d","created_at":"yesterday"}"#),
+            msg(r#"{"id":"e"}"#),
+            msg(&format!(
+                r#"{{"id":"f","content":"{}","created_at":"2026-10-01T00:00:00Z"}}"#,
+                "é".repeat(1_200)
+            )),
+            msg(r#"{"id":"g","content":"y","created_at":"2026-10-01T00:01:00Z"}"#),
+        ];
+        let mut whole = String::new();
+        assert_eq!(
+            super::super::rows_within(&messages, &mut whole, usize::MAX),
+            messages.len()
+        );
+        assert!(
+            whole.contains("── 2026-10-03\n09:00 @p a: x\n08:30 @u b [pinned]"),
+            "{whole}"
+        );
+        for budget in 0..whole.len() + 2 {
+            let mut built = String::new();
+            let shown = super::super::rows_within(&messages, &mut built, budget);
+            let mut written = String::new();
+            assert_eq!(
+                MessageOut::write_rows(&messages, &mut written, budget),
+                shown,
+                "{budget}"
+            );
+            assert_eq!(written, built, "{budget}");
         }
     }
 

@@ -28,6 +28,61 @@ pub(crate) trait Rows: Sized {
     /// The rows for `items`, in order, and for each item the number of rows up to and
     /// including its own (headings shared by several items count before the first of them).
     fn rows(items: &[Self]) -> (Vec<String>, Vec<usize>);
+
+    /// Appends the rows of `items` to `body`, a line each, while they fit in `budget` bytes
+    /// (the first row always goes in, as [`text::push_within`] has it); returns how many
+    /// items had all their rows kept. A type can write its rows straight into `body` instead
+    /// of building them one by one, as long as the text is the same.
+    fn write_rows(items: &[Self], body: &mut String, budget: usize) -> usize {
+        rows_within(items, body, budget)
+    }
+}
+
+/// [`Rows::write_rows`] from [`Rows::rows`]: every row built, then copied while it fits.
+pub(crate) fn rows_within<T: Rows>(items: &[T], body: &mut String, budget: usize) -> usize {
+    let (rows, ends) = T::rows(items);
+    body.reserve(rows.iter().map(|r| r.len() + 1).sum::<usize>().min(budget));
+    let kept_rows = text::push_within(body, &rows, budget);
+    ends.iter().take_while(|end| **end <= kept_rows).count()
+}
+
+/// Rows written one at a time into a listing's body, kept while they fit its budget: the
+/// streaming form of [`text::push_within`].
+pub(crate) struct RowWriter<'a> {
+    body: &'a mut String,
+    budget: usize,
+    kept: usize,
+    full: bool,
+}
+
+impl<'a> RowWriter<'a> {
+    pub(crate) fn new(body: &'a mut String, budget: usize) -> Self {
+        RowWriter {
+            body,
+            budget,
+            kept: 0,
+            full: false,
+        }
+    }
+
+    /// Writes one row with `write` (without its line break); returns whether it was kept. A
+    /// row that does not fit is taken back out, and every row after it is refused, exactly
+    /// where [`text::push_within`] stops.
+    pub(crate) fn row(&mut self, write: impl FnOnce(&mut String)) -> bool {
+        if self.full {
+            return false;
+        }
+        let start = self.body.len();
+        write(self.body);
+        self.body.push('\n');
+        if self.body.len() > self.budget && self.kept > 0 {
+            self.body.truncate(start);
+            self.full = true;
+            return false;
+        }
+        self.kept += 1;
+        true
+    }
 }
 
 /// Rows for items that render as one line each.
@@ -44,15 +99,8 @@ pub(crate) fn one_row_each<T>(
 /// Keeps the items whose rows fit the text budget; returns the rows' text and whether any
 /// item was cut.
 pub(crate) fn fit<T: Rows>(items: &mut Vec<T>) -> (String, bool) {
-    let (rows, ends) = T::rows(items);
-    let mut body = String::with_capacity(
-        rows.iter()
-            .map(|r| r.len() + 1)
-            .sum::<usize>()
-            .min(TEXT_BUDGET),
-    );
-    let kept_rows = text::push_within(&mut body, &rows, TEXT_BUDGET - FRAME_BYTES);
-    let shown = ends.iter().take_while(|end| **end <= kept_rows).count();
+    let mut body = String::new();
+    let shown = T::write_rows(items, &mut body, TEXT_BUDGET - FRAME_BYTES);
     let cut = shown < items.len();
     items.truncate(shown);
     (body, cut)

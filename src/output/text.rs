@@ -56,6 +56,30 @@ pub(crate) fn is_hidden(c: char) -> bool {
         )
 }
 
+/// Characters [`clean`] keeps as they are and takes as the base of what follows, settled by
+/// their ranges instead of Unicode property lookups: the letters and marks of most scripts,
+/// punctuation and symbols (☕), CJK and Hangul syllables, and the pictographs of most emoji
+/// (🙏). None of them is a control, hidden, an emoji modifier or one of the characters
+/// `clean` treats on its own (line breaks, joiner, selectors, 🏴, keycap): the test
+/// `ordinary_characters_are_none_of_the_special_ones` checks every code point.
+#[inline]
+fn ordinary(c: char) -> bool {
+    matches!(c,
+        '\u{00A0}'..='\u{00AC}'
+        | '\u{00AE}'..='\u{034E}'
+        | '\u{0350}'..='\u{061B}'
+        | '\u{061D}'..='\u{10FF}'
+        | '\u{2010}'..='\u{2027}'
+        | '\u{2030}'..='\u{205F}'
+        | '\u{2070}'..='\u{20E2}'
+        | '\u{20E4}'..='\u{3163}'
+        | '\u{3165}'..='\u{D7FF}'
+        | '\u{1F400}'..='\u{1F64F}'
+        | '\u{1F680}'..='\u{1F6FF}'
+        | '\u{1F900}'..='\u{1FAFF}'
+    )
+}
+
 /// Whether a tag run after 🏴 is a subdivision flag: `[0-9a-z]{1,6}` in tag characters,
 /// then the cancel tag. Returns the run's length including the cancel tag.
 fn flag_tags(rest: &str) -> Option<usize> {
@@ -80,6 +104,13 @@ pub(crate) fn clean(s: &str) -> String {
     if plain(s) {
         return s.to_owned();
     }
+    clean_chars::<true>(s)
+}
+
+/// [`clean`] character by character. `ORDINARY` settles the characters of [`ordinary`] by
+/// their ranges; without it every character takes the general path (what the tests compare
+/// the fast path with).
+fn clean_chars<const ORDINARY: bool>(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     // The last character kept that is not a modifier or selector, and whether a selector
     // already follows it.
@@ -110,6 +141,13 @@ pub(crate) fn clean(s: &str) -> String {
         if tags > 0 {
             tags -= 1;
             out.push(c);
+            continue;
+        }
+        if ORDINARY && ordinary(c) {
+            // What the last arm below does for it, without looking the character up.
+            out.push(c);
+            base = Some(c);
+            selected = false;
             continue;
         }
         match c {
@@ -165,6 +203,10 @@ pub(crate) fn is_emoji(s: &str) -> bool {
     if shortcode {
         return true;
     }
+    // Most emoji reactions are pictographs of the emoji blocks: those need no lookup.
+    if !s.is_empty() && s.len() <= 16 * 4 && s.chars().all(pictograph) {
+        return s.chars().count() <= 16;
+    }
     let part = |c: char| {
         EMOJI.contains(c)
             || PICTOGRAPHIC.contains(c)
@@ -175,6 +217,24 @@ pub(crate) fn is_emoji(s: &str) -> bool {
         PRESENTATION.contains(c) || PICTOGRAPHIC.contains(c) || REGIONAL.contains(c) || c == KEYCAP
     };
     !s.is_empty() && s.chars().count() <= 16 && s.chars().all(part) && s.chars().any(shown)
+}
+
+/// Characters of the emoji blocks that are all Extended_Pictographic (so each is a part of
+/// an emoji and shown as one, in [`is_emoji`]'s terms), told by their ranges: the test
+/// `pictographs_are_extended_pictographic` checks every code point.
+#[inline]
+fn pictograph(c: char) -> bool {
+    matches!(c,
+        '\u{1F300}'..='\u{1F320}'
+        | '\u{1F337}'..='\u{1F37C}'
+        | '\u{1F400}'..='\u{1F43E}'
+        | '\u{1F442}'..='\u{1F4FC}'
+        | '\u{1F4FF}'..='\u{1F53D}'
+        | '\u{1F5FB}'..='\u{1F64F}'
+        | '\u{1F680}'..='\u{1F6C5}'
+        | '\u{1F90C}'..='\u{1F93A}'
+        | '\u{1F947}'..='\u{1F9FF}'
+    )
 }
 
 /// Text inside `"…"`: backslashes and quotes escaped, so the text cannot close the quote and
@@ -221,21 +281,89 @@ fn outside_printable(w: u64) -> bool {
 
 /// [`clean`] of an owned string, which is returned as it is when there is nothing to remove.
 pub(crate) fn clean_owned(s: String) -> String {
-    if plain(&s) { s } else { clean(&s) }
+    if unchanged(&s) {
+        s
+    } else {
+        clean_chars::<true>(&s)
+    }
+}
+
+/// Whether [`clean`] gives `s` back as it is because every character is one it copies and
+/// nothing else: printable ASCII, `\n`, `\t` or [`ordinary`] (text with an accent or an
+/// emoji, say, which is then not copied).
+fn unchanged(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        // Eight bytes of printable ASCII at a time, as in [`plain`] (a byte at a time, the
+        // test cost more than the copy it saves).
+        if let Some(word) = b.get(i..i + 8)
+            && !outside_printable(u64::from_le_bytes(word.try_into().expect("eight bytes")))
+        {
+            i += 8;
+            continue;
+        }
+        if b[i].is_ascii() {
+            if !matches!(b[i], b' '..=b'~' | b'\n' | b'\t') {
+                return false;
+            }
+            i += 1;
+            continue;
+        }
+        let Some(c) = s[i..].chars().next() else {
+            return false;
+        };
+        if !ordinary(c) {
+            return false;
+        }
+        i += c.len_utf8();
+    }
+    true
 }
 
 /// Printable ASCII on one line (most names): nothing for [`inline`] to clean, only the ends to
 /// trim.
 fn printable_line(s: &str) -> bool {
-    s.bytes().all(|b| matches!(b, b' '..=b'~'))
+    // A word at a time, as in [`plain`].
+    let mut words = s.as_bytes().chunks_exact(8);
+    for word in &mut words {
+        if outside_printable(u64::from_le_bytes(
+            word.try_into().expect("chunks of eight"),
+        )) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|b| matches!(b, b' '..=b'~'))
 }
 
 /// [`inline`] of an owned string, which is returned as it is when there is nothing to change.
 pub(crate) fn inline_owned(s: String) -> String {
-    if printable_line(&s) && s.trim().len() == s.len() {
+    if printable_line(&s) {
+        // The only whitespace in printable ASCII is the space.
+        let b = s.as_bytes();
+        if b.first() != Some(&b' ') && b.last() != Some(&b' ') {
+            return s;
+        }
+        return s.trim().to_owned();
+    }
+    // On one line once cleaned, the text is only trimmed: what `inline` gives for it, without
+    // joining lines into a second copy.
+    let cleaned = if unchanged(&s) {
         s
     } else {
-        inline(&s)
+        let cleaned = clean_chars::<true>(&s);
+        if cleaned.contains('\n') {
+            return inline(&s);
+        }
+        cleaned
+    };
+    if cleaned.contains('\n') {
+        // Nothing was cleaned, so `inline` starts from the same text.
+        inline(&cleaned)
+    } else if cleaned.trim().len() == cleaned.len() {
+        cleaned
+    } else {
+        cleaned.trim().to_owned()
     }
 }
 
@@ -309,24 +437,37 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The date and the time to the minute of a timestamp as Whop writes UTC,
+/// `2026-11-24T16:05:11.402Z`: `("2026-11-24", "16:05")`, cut out of it instead of parsed
+/// (what [`short_time`] shows, with no allocation). `None` for any other form.
+pub(crate) fn utc_minute(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    if b.len() < 17 || !s.ends_with('Z') {
+        return None;
+    }
+    // Byte by byte, written out: as an iterator over the sixteen positions with a `match`
+    // on the index, the test took 250 instructions a message.
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let utc = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16);
+    // The first sixteen bytes are ASCII, so both cuts fall on character boundaries.
+    utc.then(|| (&s[..10], &s[11..16]))
+}
+
 /// `2026-11-24 16:05` (UTC), or the raw text when it is not a timestamp.
 pub(crate) fn short_time(s: &str) -> String {
-    // Whop writes UTC as `2026-11-24T16:05:11.402Z`: cut it instead of parsing it.
-    let b = s.as_bytes();
-    let utc = b.len() >= 17
-        && s.ends_with('Z')
-        && b[10] == b'T'
-        && b.iter().take(16).enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 => *c == b':',
-            _ => c.is_ascii_digit(),
-        });
-    if utc {
+    if let Some((date, time)) = utc_minute(s) {
         let mut out = String::with_capacity(16);
-        out.push_str(&s[..10]);
+        out.push_str(date);
         out.push(' ');
-        out.push_str(&s[11..16]);
+        out.push_str(time);
         return out;
     }
     parse_time(s)
@@ -550,6 +691,147 @@ mod tests {
         assert_eq!(out.lines().count(), 3);
     }
 
+    #[test]
+    fn ordinary_characters_are_none_of_the_special_ones() {
+        // Every code point: what `clean` may skip the lookups for is exactly what its last,
+        // general arm would keep and take as a base.
+        let mut ordinary_count = 0;
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if !ordinary(c) {
+                continue;
+            }
+            ordinary_count += 1;
+            assert!(
+                !c.is_ascii()
+                    && !c.is_control()
+                    && !is_hidden(c)
+                    && !MODIFIER.contains(c)
+                    && !matches!(
+                        c,
+                        '\u{2028}' | '\u{2029}' | ZWJ | VS15 | VS16 | BLACK_FLAG | KEYCAP
+                    ),
+                "{c:?} is not ordinary"
+            );
+        }
+        // Most text outside ASCII takes the fast path.
+        assert!(ordinary_count > 50_000, "{ordinary_count}");
+        for c in [
+            'é', 'ß', 'Ж', 'ا', 'न', '☕', '→', 'お', '한', '🙏', '👍', '🚀', '🤝',
+        ] {
+            assert!(ordinary(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn pictographs_are_extended_pictographic() {
+        let mut n = 0;
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if pictograph(c) {
+                n += 1;
+                assert!(PICTOGRAPHIC.contains(c), "{c:?}");
+            }
+        }
+        assert!(n > 700, "{n}");
+        assert!(pictograph('👍') && pictograph('🙏') && !pictograph('\u{1F3FB}'));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn emoji_are_told_as_the_general_test_tells_them(
+            chars in proptest::collection::vec(tricky_char(), 0..20)
+        ) {
+            let s: String = chars.into_iter().collect();
+            // Without the pictograph fast path: every character looked up.
+            let part = |c: char| {
+                EMOJI.contains(c)
+                    || PICTOGRAPHIC.contains(c)
+                    || MODIFIER.contains(c)
+                    || matches!(c, ZWJ | VS15 | VS16 | KEYCAP | '\u{E0020}'..='\u{E007F}')
+            };
+            let shown = |c: char| {
+                PRESENTATION.contains(c) || PICTOGRAPHIC.contains(c) || REGIONAL.contains(c) || c == KEYCAP
+            };
+            let general = !s.is_empty()
+                && s.chars().count() <= 16
+                && s.chars().all(part)
+                && s.chars().any(shown);
+            let shortcode = s.len() > 2 && s.starts_with(':') && s.ends_with(':');
+            if !shortcode {
+                proptest::prop_assert_eq!(is_emoji(&s), general, "{:?}", s);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn whop_timestamps_are_told_as_before(
+            s in proptest::prop_oneof![
+                "[0-9]{4}[-0-9T:][0-9]{2}[-0-9T:][0-9]{2}[T0-9:-][0-9]{2}[:0-9T-][0-9]{2}[0-9:.Z]{0,6}Z?",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}[0-9a:.Z]{0,6}[Z ]",
+                "[0-9x]{4}-[0-9x]{2}-[0-9x]{2}T[0-9x]{2}:[0-9x]{2}:00Z",
+                ".{0,24}",
+            ]
+        ) {
+            // The test as it was, an iterator over the positions.
+            let b = s.as_bytes();
+            let before = b.len() >= 17
+                && s.ends_with('Z')
+                && b[10] == b'T'
+                && b.iter().take(16).enumerate().all(|(i, c)| match i {
+                    4 | 7 => *c == b'-',
+                    10 => *c == b'T',
+                    13 => *c == b':',
+                    _ => c.is_ascii_digit(),
+                });
+            proptest::prop_assert_eq!(utc_minute(&s).is_some(), before, "{:?}", s);
+            if let Some((date, time)) = utc_minute(&s) {
+                proptest::prop_assert_eq!(short_time(&s), format!("{date} {time}"));
+                proptest::prop_assert_eq!((date, time), (&s[..10], &s[11..16]));
+            }
+        }
+    }
+
+    /// Characters around everything `clean` treats on its own, and the edges of the ranges of
+    /// [`ordinary`].
+    fn tricky_char() -> impl proptest::strategy::Strategy<Value = char> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => proptest::char::range(' ', '~'),
+            1 => proptest::sample::select(vec![
+                '\n', '\r', '\t', '\u{0}', '\u{7F}', '\u{85}', '\u{9F}', '\u{A0}', '\u{AC}',
+                '\u{AD}', '\u{AE}', '\u{34E}', '\u{34F}', '\u{350}', '\u{61B}', '\u{61C}',
+                '\u{61D}', '\u{10FF}', '\u{115F}', '\u{1160}', '\u{180E}', '\u{200B}',
+                '\u{200F}', '\u{2010}', '\u{2027}', '\u{2028}', '\u{2029}', '\u{202A}',
+                '\u{202F}', '\u{2030}', '\u{205F}', '\u{2060}', '\u{2066}', '\u{2070}',
+                '\u{20E2}', '\u{20E3}', '\u{20E4}', '\u{2764}', '\u{3163}', '\u{3164}',
+                '\u{3165}', '\u{D7FF}', '\u{E000}', '\u{FE0E}', '\u{FE0F}', '\u{FEFF}',
+                '\u{1F3F3}', '\u{1F3F4}', '\u{1F3FB}', '\u{1F3FF}', '\u{1F400}', '\u{1F308}',
+                '\u{1F468}', '\u{1F469}', '\u{1F64F}', '\u{1F650}', '\u{1F680}', '\u{1F6FF}',
+                '\u{1F900}', '\u{1FAFF}', '\u{1F1E8}', '\u{1F1E6}', '\u{E0020}', '\u{E0030}',
+                '\u{E0061}', '\u{E0067}', '\u{E007A}', '\u{E007F}', '\u{E0100}', '1', '#',
+            ]),
+            1 => proptest::char::range('\u{80}', '\u{3000}'),
+            1 => proptest::char::range('\u{1F000}', '\u{1FAFF}'),
+            1 => proptest::char::range('\u{E0000}', '\u{E0080}'),
+            1 => proptest::char::any(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn the_ordinary_fast_path_cleans_as_the_general_one(
+            chars in proptest::collection::vec(tricky_char(), 0..24)
+        ) {
+            let s: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(clean(&s), clean_chars::<false>(&s));
+            proptest::prop_assert_eq!(clean_owned(s.clone()), clean_chars::<false>(&s));
+            proptest::prop_assert_eq!(inline_owned(s.clone()), inline(&s));
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn the_owned_forms_give_what_the_borrowed_ones_give(
@@ -560,10 +842,13 @@ mod tests {
                 "\\PC{0,20}",
                 ".{0,20}",
                 "[ -~]{0,30}[\u{0}-\u{ff}][ -~]{0,30}",
+                "[ \t\u{a0}\u{3000}]{0,2}[a-zé☕\u{200b}\u{2028}\n ]{0,10}[ \t\u{a0}\u{3000}]{0,2}",
             ]
         ) {
             let bytewise = s.bytes().all(|b| matches!(b, b' '..=b'~' | b'\n' | b'\t'));
             proptest::prop_assert_eq!(plain(&s), bytewise);
+            let line = s.bytes().all(|b| matches!(b, b' '..=b'~'));
+            proptest::prop_assert_eq!(printable_line(&s), line);
             proptest::prop_assert_eq!(clean_owned(s.clone()), clean(&s));
             proptest::prop_assert_eq!(inline_owned(s.clone()), inline(&s));
         }
