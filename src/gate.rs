@@ -33,6 +33,8 @@ pub struct Gate {
 #[derive(Debug)]
 struct Pattern {
     chars: Vec<char>,
+    /// Whether every character of the key is ASCII.
+    ascii: bool,
     /// What each byte is ([`SKIPPED`], [`IN_KEY`], [`WIDE`]), and the key's ASCII pairs of
     /// neighbours (bit `b % 64` of `pairs[a][b / 64]`: `a` directly followed by `b` somewhere
     /// in the key), as tables: the fast path runs a few loads per byte it looks at instead of
@@ -53,7 +55,8 @@ impl Pattern {
         if c.is_ascii() {
             self.bytes[c as usize] & IN_KEY != 0
         } else {
-            self.chars.contains(&c)
+            // An ASCII key (Whop's are) holds no other character: no search.
+            !self.ascii && self.chars.contains(&c)
         }
     }
 
@@ -182,7 +185,7 @@ impl Pattern {
         if a.is_ascii() && b.is_ascii() {
             self.follows_ascii(a as u8, b as u8)
         } else {
-            self.chars.windows(2).any(|w| w[0] == a && w[1] == b)
+            !self.ascii && self.chars.windows(2).any(|w| w[0] == a && w[1] == b)
         }
     }
 }
@@ -263,6 +266,7 @@ impl Gate {
                 }
             }
             Arc::new(Pattern {
+                ascii: chars.iter().all(char::is_ascii),
                 chars,
                 bytes,
                 pairs,
@@ -631,6 +635,27 @@ mod tests {
 
     /// The run count character by character from the start, as the gate's fast path was
     /// first written: the reference for the skipping scan.
+    #[test]
+    fn membership_and_neighbours_match_the_key_whatever_its_characters() {
+        for key in ["apik_fakeWhopBench_3kT9xQ2mLp7vR", "ключ_Ab12Cd34é€😀x"] {
+            let gate = Gate::new(Some(&Secret::new(key)));
+            let pattern = gate.key.as_ref().unwrap();
+            let chars: Vec<char> = key.chars().collect();
+            let probes: Vec<char> = chars
+                .iter()
+                .copied()
+                .chain("aZ09_ é€😀кл\u{200B}⏎ключ".chars())
+                .collect();
+            for &a in &probes {
+                assert_eq!(pattern.contains(a), chars.contains(&a), "{key}: {a:?}");
+                for &b in &probes {
+                    let want = chars.windows(2).any(|w| w[0] == a && w[1] == b);
+                    assert_eq!(pattern.follows(a, b), want, "{key}: {a:?} then {b:?}");
+                }
+            }
+        }
+    }
+
     fn possible_plain(key: &Pattern, s: &str) -> bool {
         let mut run = 0;
         let mut last: Option<char> = None;
