@@ -20,7 +20,7 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::{HeaderMap, Request, StatusCode, Uri, header, uri::Scheme};
+use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header, uri::Scheme};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, SizeHint};
 use hyper_util::{
@@ -37,6 +37,17 @@ use tokio::{io::AsyncRead, net::TcpStream};
 use tower::ServiceExt as _;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What this server calls itself in every request.
+pub(crate) const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
+
+/// Where a request to `url` goes: the URL without its fragment (never sent; a `Uri` has no
+/// room for one). The error says why, without the URL (a presigned one carries a signature).
+pub(crate) fn request_uri(url: Result<url::Url, url::ParseError>) -> Result<Uri, String> {
+    let mut url = url.map_err(|e| e.to_string())?;
+    url.set_fragment(None);
+    Uri::try_from(url.as_str()).map_err(|e| e.to_string())
+}
 
 /// Settings for [`Outbound::new`].
 #[derive(Debug, Clone)]
@@ -151,12 +162,16 @@ impl Outbound {
     }
 
     /// Sends `request` and reads the whole answer, up to `limit` bytes of body when given.
-    /// Sets `Host` (from the URI) and, through an HTTP proxy, `Proxy-Authorization`.
+    /// Sets `Host` (from the URI), this server's `User-Agent` and, through an HTTP proxy,
+    /// `Proxy-Authorization`.
     pub(crate) async fn exchange(
         &self,
         mut request: Request<OutBody>,
         limit: Option<usize>,
     ) -> Result<Answer, Failure> {
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         if let Some(proxies) = &self.proxies
             && request.uri().scheme() == Some(&Scheme::HTTP)
             && let Some(auth) = proxies
@@ -487,6 +502,12 @@ mod tests {
             seen[0].0
         );
         assert_eq!(header(&seen[0].0, "host"), Some(host), "{}", seen[0].0);
+        assert_eq!(
+            header(&seen[0].0, "user-agent"),
+            Some(USER_AGENT),
+            "{}",
+            seen[0].0
+        );
     }
 
     #[tokio::test]

@@ -367,15 +367,10 @@ pub(crate) fn metadata_urls(issuer: &Url) -> Vec<Url> {
 /// A JSON document from `url`, within [`FETCH_TIMEOUT`] and [`MAX_DOCUMENT`].
 async fn get_json(http: &Outbound, url: &Url) -> Result<Value, String> {
     let fetch = async {
-        let uri = http::Uri::try_from(url.as_str()).map_err(|e| format!("{url}: {e}"))?;
+        let uri = outbound::request_uri(Ok(url.clone())).map_err(|e| format!("{url}: {e}"))?;
         let mut request = http::Request::new(OutBody::empty());
         *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.insert(
-            http::header::USER_AGENT,
-            http::HeaderValue::from_static(crate::whop::USER_AGENT),
-        );
-        headers.insert(
+        request.headers_mut().insert(
             http::header::ACCEPT,
             http::HeaderValue::from_static("application/json"),
         );

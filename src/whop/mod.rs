@@ -30,7 +30,7 @@ use http::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::outbound::{self, Answer, OutBody, Outbound, Stage};
+use crate::outbound::{self, Answer, OutBody, Outbound, Stage, request_uri};
 
 pub use budget::{Grant, LocalBudget, RateBudget};
 pub use channels::{ListChatChannels, UpdateChatChannel};
@@ -46,7 +46,6 @@ pub use versions::CompanyResource;
 pub const DEFAULT_BASE_URL: &str = "https://api.whop.com/api/v1";
 /// The API version this crate is written against (the Python SDK 2.6.0 pin).
 pub const DEFAULT_API_VERSION: &str = "2026-10-15-1";
-pub(crate) const USER_AGENT: &str = concat!("whop-chat-mcp/", env!("CARGO_PKG_VERSION"));
 
 /// A secret string whose `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -484,7 +483,6 @@ impl Client {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
             let mut headers = HeaderMap::with_capacity(8);
-            headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
             if authenticated {
                 headers.insert(header::AUTHORIZATION, self.inner.auth.clone());
                 headers.insert("api-version-date", self.inner.version_header.clone());
@@ -619,14 +617,6 @@ impl Client {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// Where a request to `url` goes: the URL without its fragment (never sent; a `Uri` has no
-/// room for one).
-fn request_uri(url: Result<url::Url, url::ParseError>) -> Result<Uri, String> {
-    let mut url = url.map_err(|e| e.to_string())?;
-    url.set_fragment(None);
-    Uri::try_from(url.as_str()).map_err(|e| e.to_string())
 }
 
 /// [`memchr::memmem::Finder`] for the key, without its `Debug` (which would print the key).
