@@ -74,7 +74,7 @@ pub struct GuardedStdio<R, W> {
     reader: BufReader<R>,
     line: Vec<u8>,
     discarding: bool,
-    writer: Arc<Mutex<Out<W>>>,
+    writer: Arc<Writer<W>>,
     errors: TokenBucket,
     /// Cancelled when a write fails: the peer stopped reading.
     closed: CancellationToken,
@@ -112,10 +112,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> GuardedStdio<R, W> {
             reader: BufReader::with_capacity(64 * 1024, read),
             line: Vec::new(),
             discarding: false,
-            writer: Arc::new(Mutex::new(Out {
-                write,
-                buf: Vec::new(),
-            })),
+            writer: Arc::new(Writer {
+                pending: std::sync::Mutex::default(),
+                out: Mutex::new(Out {
+                    write,
+                    buf: Vec::new(),
+                }),
+            }),
             errors: TokenBucket::new(20.0, 10.0),
             closed: CancellationToken::new(),
             outstanding: Arc::default(),
@@ -407,8 +410,15 @@ where
             _ => None,
         };
         let outstanding = self.outstanding.clone();
+        // Encoded now, in the order rmcp sends, and written by the next flush (this one's, or
+        // an earlier one still waiting for stdout).
+        let queued = writer.queue(&item);
+        drop(item);
         async move {
-            let written = write_line(&writer, &item).await;
+            let written = match queued {
+                Ok(()) => writer.flush().await,
+                Err(e) => Err(e),
+            };
             if let Some(id) = answered {
                 outstanding.done(&id);
             }
@@ -501,39 +511,77 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        self.writer.lock().await.write.flush().await
+        self.writer.flush().await
     }
 }
 
-/// Stdout and the buffer its lines are encoded in (kept between lines, so an answer is
-/// encoded without growing a new buffer each time).
+/// Stdout. Each message is encoded into `pending` when it is sent, and whichever flush holds
+/// `out` next writes everything pending at once: answers that finish in the same turn of the
+/// runtime (several requests in flight) leave in one write, one system call and one wake-up
+/// of the host, instead of one each. Lines keep the order they were sent in.
+struct Writer<W> {
+    pending: std::sync::Mutex<Vec<u8>>,
+    out: Mutex<Out<W>>,
+}
+
+/// Stdout and the buffer being written (swapped with `pending`, so both keep their capacity
+/// between lines).
 struct Out<W> {
     write: W,
     buf: Vec<u8>,
 }
 
-/// Largest buffer kept between lines; a longer line's buffer is freed after it is written.
+/// Largest buffer kept between writes; a longer one is freed after it is written.
 const KEPT_BUF: usize = 256 * 1024;
 
-/// Writes one message as a line of JSON.
+impl<W: AsyncWrite + Unpin> Writer<W> {
+    /// Encodes one message as a line of JSON at the end of `pending`.
+    fn queue(&self, message: &impl serde::Serialize) -> std::io::Result<()> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let start = pending.len();
+        match crate::json::to_vec_into(&mut pending, message) {
+            Ok(()) => {
+                pending.push(b'\n');
+                Ok(())
+            }
+            Err(e) => {
+                pending.truncate(start);
+                Err(std::io::Error::other(e))
+            }
+        }
+    }
+
+    /// Writes what is pending, if an earlier flush has not already.
+    async fn flush(&self) -> std::io::Result<()> {
+        let mut out = self.out.lock().await;
+        let Out { write, buf } = &mut *out;
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.is_empty() {
+                return Ok(());
+            }
+            std::mem::swap(buf, &mut *pending);
+        }
+        let written = async {
+            write.write_all(buf).await?;
+            write.flush().await
+        }
+        .await;
+        buf.clear();
+        if buf.capacity() > KEPT_BUF {
+            *buf = Vec::new();
+        }
+        written
+    }
+}
+
+/// Writes one message as a line of JSON (after any still pending).
 async fn write_line<W: AsyncWrite + Unpin>(
-    writer: &Mutex<Out<W>>,
+    writer: &Writer<W>,
     message: &impl serde::Serialize,
 ) -> std::io::Result<()> {
-    let mut out = writer.lock().await;
-    let Out { write, buf } = &mut *out;
-    buf.clear();
-    crate::json::to_vec_into(buf, message).map_err(std::io::Error::other)?;
-    buf.push(b'\n');
-    let written = async {
-        write.write_all(buf).await?;
-        write.flush().await
-    }
-    .await;
-    if buf.capacity() > KEPT_BUF {
-        *buf = Vec::new();
-    }
-    written
+    writer.queue(message)?;
+    writer.flush().await
 }
 
 /// A token bucket: `burst` tokens, refilled at `rate` per second.
@@ -769,6 +817,90 @@ mod tests {
             prop_assert!(fast.is_some(), "{}", line);
             prop_assert_eq!(format!("{:?}", fast.unwrap()), format!("{:?}", general(&line)));
         }
+    }
+
+    /// Stdout for tests: each write call, as it came.
+    #[derive(Clone, Default)]
+    struct Writes(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.0.lock().unwrap().push(buf.to_vec());
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_sent_together_leave_in_one_write_in_the_order_sent() {
+        let writes = Writes::default();
+        let writer = Writer {
+            pending: std::sync::Mutex::default(),
+            out: Mutex::new(Out {
+                write: writes.clone(),
+                buf: Vec::new(),
+            }),
+        };
+        let answer = |id| {
+            rmcp::service::TxJsonRpcMessage::<RoleServer>::response(
+                rmcp::model::ServerResult::empty(()),
+                RequestId::Number(id),
+            )
+        };
+        let ids = |write: &[u8]| -> Vec<i64> {
+            std::str::from_utf8(write)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["id"]
+                        .as_i64()
+                        .unwrap()
+                })
+                .collect()
+        };
+        // Three answers sent before any of their flushes runs (as rmcp sends answers that
+        // finished together): the first flush writes all three, the others find nothing.
+        for id in 1..=3 {
+            writer.queue(&answer(id)).unwrap();
+        }
+        for _ in 1..=3 {
+            writer.flush().await.unwrap();
+        }
+        let seen = writes.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "one write for three answers");
+        assert_eq!(ids(&seen[0]), [1, 2, 3]);
+        assert!(seen[0].ends_with(b"}\n"));
+
+        // A later answer gets a write of its own, without the earlier lines again.
+        write_line(&writer, &answer(4)).await.unwrap();
+        let seen = writes.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(ids(&seen[1]), [4]);
+
+        // And through the transport: the answer is written by the time its send is done.
+        let mut stdio = GuardedStdio::new(tokio::io::empty(), writes.clone());
+        stdio.send(answer(5)).await.unwrap();
+        stdio.close().await.unwrap();
+        let seen = writes.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(ids(&seen[2]), [5]);
     }
 
     #[test]
