@@ -6,6 +6,9 @@
 //! It replaced reqwest, which is built on the same crates. Its layers cost a sixth of a
 //! `list_messages` call's instructions (bench/README.md): a redirect policy that parsed each
 //! URL again, the response's URL parsed once more, default headers merged into every request.
+//! The pool is this module's own, over hyper's connection API: a request takes an idle
+//! connection to its host (or opens one), and gives it back once its answer is read whole.
+//! hyper-util's pool, used before, spawned a task per request to give the connection back.
 //! Timeouts are the caller's: one `tokio::time::timeout` around [`Outbound::exchange`] covers
 //! the connection, the request and the whole answer.
 
@@ -13,25 +16,28 @@ use std::{
     error::Error as StdError,
     fmt, io,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::{HeaderMap, HeaderValue, Request, StatusCode, Uri, header, uri::Scheme};
+use http::{
+    HeaderMap, HeaderValue, Request, StatusCode, Uri, header,
+    uri::{Authority, Scheme},
+};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::{
+    body::{Body, Frame, SizeHint},
+    client::conn::http1,
+};
 use hyper_util::{
     client::{
-        legacy::{
-            self,
-            connect::{Connected, Connection, HttpConnector, proxy::Tunnel},
-        },
+        legacy::connect::{Connected, Connection, HttpConnector, proxy::Tunnel},
         proxy::matcher::Matcher,
     },
-    rt::{TokioExecutor, TokioIo, TokioTimer},
+    rt::TokioIo,
 };
 use tokio::{io::AsyncRead, net::TcpStream};
 use tower::ServiceExt as _;
@@ -64,15 +70,41 @@ pub(crate) struct Options {
 /// The client. Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
 pub(crate) struct Outbound {
-    client: legacy::Client<hyper_rustls::HttpsConnector<Dial>, OutBody>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connector: hyper_rustls::HttpsConnector<Dial>,
+    /// Connections waiting for their next request, the most recently used last.
+    idle: Mutex<Vec<Idle>>,
+    idle_timeout: Duration,
     /// The proxy rules, when the environment names a proxy.
     proxies: Option<Arc<Matcher>>,
 }
 
+/// An open connection with no request on it.
+struct Idle {
+    to: Destination,
+    sender: http1::SendRequest<OutBody>,
+    since: Instant,
+}
+
+/// Where a connection goes: the scheme and authority of the URLs it serves, and whether it is
+/// to an HTTP proxy (which then gets every request in absolute form).
+#[derive(Clone, PartialEq, Eq)]
+struct Destination {
+    https: bool,
+    authority: Authority,
+    proxied: bool,
+}
+
+/// Most idle connections kept (all hosts together); the oldest goes first.
+const MAX_IDLE: usize = 32;
+
 impl fmt::Debug for Outbound {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Outbound")
-            .field("proxies", &self.proxies.is_some())
+            .field("proxies", &self.inner.proxies.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -154,11 +186,14 @@ impl Outbound {
                 http,
                 proxies: proxies.clone(),
             });
-        let client = legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(options.idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
-        Ok(Outbound { client, proxies })
+        Ok(Outbound {
+            inner: Arc::new(Inner {
+                connector,
+                idle: Mutex::default(),
+                idle_timeout: options.idle_timeout,
+                proxies,
+            }),
+        })
     }
 
     /// Sends `request` and reads the whole answer, up to `limit` bytes of body when given.
@@ -172,7 +207,7 @@ impl Outbound {
         request
             .headers_mut()
             .insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-        if let Some(proxies) = &self.proxies
+        if let Some(proxies) = &self.inner.proxies
             && request.uri().scheme() == Some(&Scheme::HTTP)
             && let Some(auth) = proxies
                 .intercept(request.uri())
@@ -185,14 +220,52 @@ impl Outbound {
                 .headers_mut()
                 .insert(header::PROXY_AUTHORIZATION, auth);
         }
-        let response = self.client.request(request).await.map_err(|e| Failure {
-            stage: if e.is_connect() {
-                Stage::Connect
-            } else {
-                Stage::Send
-            },
-            source: e.into(),
-        })?;
+        let uri = request.uri().clone();
+        let (https, authority) = match (uri.scheme(), uri.authority()) {
+            (Some(scheme), Some(authority))
+                if *scheme == Scheme::HTTPS || *scheme == Scheme::HTTP =>
+            {
+                (*scheme == Scheme::HTTPS, authority.clone())
+            }
+            _ => {
+                return Err(Failure {
+                    stage: Stage::Connect,
+                    source: "the URL has no http(s) scheme or no host".into(),
+                });
+            }
+        };
+        if !request.headers().contains_key(header::HOST) {
+            request.headers_mut().insert(header::HOST, host(&uri));
+        }
+        let (mut to, mut sender, mut reused) = match self.checkout(https, &authority).await {
+            Some((to, sender)) => (to, sender, true),
+            None => {
+                let (to, sender) = Box::pin(self.connect(&uri, https, &authority)).await?;
+                (to, sender, false)
+            }
+        };
+        let response = loop {
+            request_target(request.uri_mut(), &uri, to.proxied);
+            match sender.try_send_request(request).await {
+                Ok(response) => break response,
+                Err(mut e) => match e.take_message() {
+                    // A kept connection that closed before it took the request (the server
+                    // ended it while it was idle): the request was not sent, so it goes on a
+                    // new connection.
+                    Some(unsent) if reused => {
+                        request = unsent;
+                        (to, sender) = Box::pin(self.connect(&uri, https, &authority)).await?;
+                        reused = false;
+                    }
+                    _ => {
+                        return Err(Failure {
+                            stage: Stage::Send,
+                            source: e.into_error().into(),
+                        });
+                    }
+                },
+            }
+        };
         let (parts, body) = response.into_parts();
         let too_large = |source| Failure {
             stage: Stage::TooLarge,
@@ -217,12 +290,131 @@ impl Outbound {
                 }
             }
         })?;
+        // Read whole: the connection can take the next request (unless the answer closed it).
+        self.checkin(to, sender);
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
             body: body.to_bytes(),
         })
     }
+}
+
+impl Outbound {
+    /// An idle connection to `authority` that can take a request, if there is one. Drops
+    /// those that closed or waited longer than the idle timeout.
+    async fn checkout(
+        &self,
+        https: bool,
+        authority: &Authority,
+    ) -> Option<(Destination, http1::SendRequest<OutBody>)> {
+        loop {
+            let mut idle = {
+                let mut list = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                list.retain(|c| {
+                    !c.sender.is_closed() && now.duration_since(c.since) < self.inner.idle_timeout
+                });
+                let at = list
+                    .iter()
+                    .rposition(|c| c.to.https == https && c.to.authority == *authority)?;
+                list.remove(at)
+            };
+            // Usually ready at once; a connection that closed meanwhile fails here instead
+            // of failing the request.
+            if idle.sender.ready().await.is_ok() {
+                return Some((idle.to, idle.sender));
+            }
+        }
+    }
+
+    /// Keeps a connection whose answer was read whole for the next request.
+    fn checkin(&self, to: Destination, sender: http1::SendRequest<OutBody>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut list = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() >= MAX_IDLE {
+            list.remove(0);
+        }
+        list.push(Idle {
+            to,
+            sender,
+            since: Instant::now(),
+        });
+    }
+
+    /// Opens a connection for `uri` (through a proxy when the rules say so) and starts the
+    /// task that drives it; the task ends when the connection closes or is dropped from the
+    /// pool. Callers box its future: it is the largest part of an exchange and rarely runs,
+    /// and every future that holds an exchange (rmcp's per-request task among them, through
+    /// the resource handlers) is copied whole when it moves.
+    async fn connect(
+        &self,
+        uri: &Uri,
+        https: bool,
+        authority: &Authority,
+    ) -> Result<(Destination, http1::SendRequest<OutBody>), Failure> {
+        let failed = |source: BoxError| Failure {
+            stage: Stage::Connect,
+            source,
+        };
+        let io = self
+            .inner
+            .connector
+            .clone()
+            .oneshot(uri.clone())
+            .await
+            .map_err(failed)?;
+        let proxied = io.connected().is_proxied();
+        let (sender, connection) = http1::handshake(io).await.map_err(|e| failed(e.into()))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "outbound connection ended");
+            }
+        });
+        Ok((
+            Destination {
+                https,
+                authority: authority.clone(),
+                proxied,
+            },
+            sender,
+        ))
+    }
+}
+
+/// The `Host` header for `uri`: its host, and its port unless it is the scheme's default.
+fn host(uri: &Uri) -> HeaderValue {
+    let host = uri.host().unwrap_or_default();
+    let default = if uri.scheme() == Some(&Scheme::HTTPS) {
+        443
+    } else {
+        80
+    };
+    let value = match uri.port_u16() {
+        Some(port) if port != default => HeaderValue::try_from(format!("{host}:{port}")),
+        _ => HeaderValue::from_str(host),
+    };
+    // A host that parsed as part of a `Uri` is a valid header value.
+    value.unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The request-target for `uri` on a connection: the path and query (origin form), or the
+/// whole URL to an HTTP proxy (absolute form).
+fn request_target(target: &mut Uri, uri: &Uri, proxied: bool) {
+    *target = if proxied {
+        uri.clone()
+    } else {
+        match uri.path_and_query() {
+            Some(path) if path.as_str() != "/" => {
+                let mut parts = http::uri::Parts::default();
+                parts.path_and_query = Some(path.clone());
+                Uri::from_parts(parts).unwrap_or_default()
+            }
+            _ => Uri::default(),
+        }
+    };
 }
 
 /// Whether the environment names a proxy (the rules are only consulted then).
@@ -535,6 +727,43 @@ mod tests {
             seen[0].0
         );
         assert_eq!(seen[0].1, data[..150_000]);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_or_that_waited_too_long_is_not_reused() {
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        // Each connection answers one request, then the server closes it: the client, which
+        // kept it, must notice and open another.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            for _ in 0..2 {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                read_request(&mut socket).await.unwrap();
+                socket.write_all(ok.as_bytes()).await.unwrap();
+                // Closed after the client has put it back in its pool.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
+        let client = Outbound::new(options()).unwrap();
+        for _ in 0..2 {
+            let answer = client.exchange(get(&address), None).await.unwrap();
+            assert_eq!(answer.body, "ok");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.await.unwrap();
+
+        // Past the idle timeout a kept connection is closed, not used.
+        let (address, server) = serve(vec![ok, ok]).await;
+        let client = Outbound::new(Options {
+            idle_timeout: Duration::ZERO,
+            ..options()
+        })
+        .unwrap();
+        for _ in 0..2 {
+            client.exchange(get(&address), None).await.unwrap();
+        }
+        assert_eq!(server.await.unwrap().0, 2);
     }
 
     #[tokio::test]
