@@ -7,7 +7,8 @@
 //! `list_messages` call's instructions (bench/README.md): a redirect policy that parsed each
 //! URL again, the response's URL parsed once more, default headers merged into every request.
 //! The pool is this module's own, over hyper's connection API: a request takes an idle
-//! connection to its host (or opens one), and gives it back once its answer is read whole.
+//! connection to its host (or opens one), and gives it back once its answer is read whole;
+//! connections idle past the timeout are closed.
 //! hyper-util's pool, used before, spawned a task per request to give the connection back.
 //! Timeouts are the caller's: one `tokio::time::timeout` around [`Outbound::exchange`] covers
 //! the connection, the request and the whole answer.
@@ -16,7 +17,10 @@ use std::{
     error::Error as StdError,
     fmt, io,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -78,6 +82,8 @@ struct Inner {
     /// Connections waiting for their next request, the most recently used last.
     idle: Mutex<Vec<Idle>>,
     idle_timeout: Duration,
+    /// Whether a task is on its way to close the idle connections that outlive the timeout.
+    reaping: AtomicBool,
     /// The proxy rules, when the environment names a proxy.
     proxies: Option<Arc<Matcher>>,
 }
@@ -191,6 +197,7 @@ impl Outbound {
                 connector,
                 idle: Mutex::default(),
                 idle_timeout: options.idle_timeout,
+                reaping: AtomicBool::new(false),
                 proxies,
             }),
         })
@@ -310,11 +317,7 @@ impl Outbound {
     ) -> Option<(Destination, http1::SendRequest<OutBody>)> {
         loop {
             let mut idle = {
-                let mut list = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
-                let now = Instant::now();
-                list.retain(|c| {
-                    !c.sender.is_closed() && now.duration_since(c.since) < self.inner.idle_timeout
-                });
+                let mut list = self.inner.lock_idle();
                 let at = list
                     .iter()
                     .rposition(|c| c.to.https == https && c.to.authority == *authority)?;
@@ -328,12 +331,13 @@ impl Outbound {
         }
     }
 
-    /// Keeps a connection whose answer was read whole for the next request.
+    /// Keeps a connection whose answer was read whole for the next request, and makes sure a
+    /// task will close it if it waits past the idle timeout.
     fn checkin(&self, to: Destination, sender: http1::SendRequest<OutBody>) {
         if sender.is_closed() {
             return;
         }
-        let mut list = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = self.inner.lock_idle();
         if list.len() >= MAX_IDLE {
             list.remove(0);
         }
@@ -342,6 +346,9 @@ impl Outbound {
             sender,
             since: Instant::now(),
         });
+        if !self.inner.reaping.swap(true, Ordering::AcqRel) {
+            tokio::spawn(reap(Arc::downgrade(&self.inner)));
+        }
     }
 
     /// Opens a connection for `uri` (through a proxy when the rules say so) and starts the
@@ -381,6 +388,38 @@ impl Outbound {
             },
             sender,
         ))
+    }
+}
+
+impl Inner {
+    /// The idle list, without the connections that closed or waited past the timeout (dropped
+    /// here, which closes them).
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        let mut list = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        list.retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+        list
+    }
+}
+
+/// Closes idle connections as they pass the timeout, until none is left (the next one kept
+/// starts another) or the client is gone. One wake-up per timeout while connections wait.
+async fn reap(inner: std::sync::Weak<Inner>) {
+    loop {
+        let Some(timeout) = inner.upgrade().map(|i| i.idle_timeout) else {
+            return;
+        };
+        tokio::time::sleep(timeout).await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let list = inner.lock_idle();
+        if list.is_empty() {
+            // Under the lock: a connection kept after this sees the flag down and starts
+            // another task.
+            inner.reaping.store(false, Ordering::Release);
+            return;
+        }
     }
 }
 
@@ -730,7 +769,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_the_server_closed_or_that_waited_too_long_is_not_reused() {
+    async fn kept_connections_end_when_the_server_closes_them_or_they_wait_too_long() {
         let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         // Each connection answers one request, then the server closes it: the client, which
         // kept it, must notice and open another.
@@ -764,6 +803,28 @@ mod tests {
             client.exchange(get(&address), None).await.unwrap();
         }
         assert_eq!(server.await.unwrap().0, 2);
+
+        // An idle connection is closed once it passes the timeout, with no request to notice.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            read_request(&mut socket).await.unwrap();
+            socket.write_all(ok.as_bytes()).await.unwrap();
+            let mut rest = [0u8; 1];
+            tokio::time::timeout(Duration::from_secs(5), socket.read(&mut rest)).await
+        });
+        let client = Outbound::new(Options {
+            idle_timeout: Duration::from_millis(100),
+            ..options()
+        })
+        .unwrap();
+        client.exchange(get(&address), None).await.unwrap();
+        let closed = server.await.unwrap();
+        assert!(
+            matches!(closed, Ok(Ok(0))),
+            "the idle connection was not closed: {closed:?}"
+        );
     }
 
     #[tokio::test]
