@@ -97,7 +97,6 @@ struct Idle {
 
 /// Where a connection goes: the scheme and authority of the URLs it serves, and whether it is
 /// to an HTTP proxy (which then gets every request in absolute form).
-#[derive(Clone, PartialEq, Eq)]
 struct Destination {
     https: bool,
     authority: Authority,
@@ -347,7 +346,7 @@ impl Outbound {
             since: Instant::now(),
         });
         if !self.inner.reaping.swap(true, Ordering::AcqRel) {
-            tokio::spawn(reap(Arc::downgrade(&self.inner)));
+            tokio::spawn(reap(Arc::downgrade(&self.inner), self.inner.idle_timeout));
         }
     }
 
@@ -404,11 +403,8 @@ impl Inner {
 
 /// Closes idle connections as they pass the timeout, until none is left (the next one kept
 /// starts another) or the client is gone. One wake-up per timeout while connections wait.
-async fn reap(inner: std::sync::Weak<Inner>) {
+async fn reap(inner: std::sync::Weak<Inner>, timeout: Duration) {
     loop {
-        let Some(timeout) = inner.upgrade().map(|i| i.idle_timeout) else {
-            return;
-        };
         tokio::time::sleep(timeout).await;
         let Some(inner) = inner.upgrade() else {
             return;
