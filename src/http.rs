@@ -14,16 +14,28 @@
 //! - Bodies over 4 MiB are refused; SIGTERM/SIGINT stop accepting and finish what is in flight.
 //! - Slow or silent clients are cut off: headers within 10 s (also the idle keep-alive limit),
 //!   bodies within 10 s, at most 512 connections at once (see [`serve`]).
+//! - A refusal never reads the body it refuses; it says `Connection: close`, and the connection
+//!   closes after it, so no client sends its next request on a connection about to close.
 //! - The client's token is the MCP server's business only: it is never sent to Whop, which
 //!   always sees the server's own `WHOP_API_KEY`.
 //! - With `WHOP_WEBHOOK_SECRET` set, `POST /webhooks/whop` receives Whop's webhooks
 //!   ([`crate::webhooks`]): authenticated by their signature, not by the bearer token, and
 //!   answered whatever the `Host` (Whop calls the public name).
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::{
     Router,
+    body::{Body, Bytes},
     extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
@@ -31,7 +43,10 @@ use axum::{
     routing::get,
 };
 use http_body_util::BodyExt as _;
-use hyper::server::conn::http1;
+use hyper::{
+    body::{Body as _, Frame, SizeHint},
+    server::conn::http1,
+};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     service::TowerToHyperService,
@@ -307,13 +322,15 @@ pub async fn serve(
 /// ends a keep-alive connection idle that long), at most [`MAX_CONNECTIONS`] at once (more
 /// wait in the kernel's backlog, costing us nothing), and every body must arrive within
 /// [`BODY_TIMEOUT`] (the routes read them so): sockets that send nothing, or send slowly, are
-/// closed, so they cannot starve legitimate clients of file descriptors or memory.
+/// closed, so they cannot starve legitimate clients of file descriptors or memory. An answer
+/// given before the request's body was read whole says `Connection: close` ([`close_if_unread`]).
 pub(crate) async fn serve_app(
     listener: tokio::net::TcpListener,
     app: Router,
     stop: CancellationToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    let app = app.layer(middleware::from_fn(close_if_unread));
     let slots = Arc::new(Semaphore::new(connection_cap()));
     let connections = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -397,6 +414,68 @@ fn connection_cap() -> usize {
         }
     }
     MAX_CONNECTIONS
+}
+
+/// Adds `Connection: close` to an answer given before the request's body was read to its end:
+/// a refusal (401, 403, 404, 413, a webhook's bad signature), which by design reads nothing it
+/// need not read. hyper then closes the connection after the answer, since the rest of the body
+/// is still on it; without the header the client would take the connection as kept alive,
+/// send its next request on it and get no answer ("server disconnected") when the close lands.
+/// Requests without a body, and those whose body was read, keep their connection.
+async fn close_if_unread(request: Request, next: Next) -> Response {
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let read = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| {
+        Body::new(Watched {
+            body,
+            read: read.clone(),
+        })
+    });
+    let mut response = next.run(request).await;
+    if !read.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A request body that records whether it was read to its end.
+struct Watched {
+    body: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for Watched {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        let ended = match &polled {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => this.body.is_end_stream(),
+            Poll::Ready(Some(Err(_))) | Poll::Pending => false,
+        };
+        if ended {
+            this.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Reads a `/mcp` body within [`BODY_TIMEOUT`] and [`MAX_BODY`], so a client trickling bytes

@@ -568,4 +568,80 @@ async fn an_unauthenticated_body_is_never_read() {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 401", "refused before the body is read");
+    // The body is still on the connection, so the server cannot keep it alive: the answer
+    // says so, or a client would send its next request into a closing socket.
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
+    assert!(rest.contains("\r\nconnection: close\r\n"), "{rest}");
+    assert!(rest.ends_with("missing or wrong bearer token\n"), "{rest}");
+}
+
+/// Sends `requests` one after another on a single connection; returns each answer's head.
+fn on_one_connection(addr: &str, requests: &[String]) -> Vec<String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut heads = Vec::new();
+    for request in requests {
+        if s.write_all(request.as_bytes()).is_err() {
+            break;
+        }
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return heads,
+            }
+        }
+        let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0u8; length];
+        s.read_exact(&mut body).unwrap();
+        heads.push(head);
+    }
+    heads
+}
+
+#[test]
+fn a_connection_stays_alive_unless_a_refusal_left_its_body_unread() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sb = rt.block_on(common::sandbox());
+    let (_server, addr) = serve_http(&sb, &[]);
+    let ping = |auth: &str| {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: 2025-11-25\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let authorized = ping(&format!("Authorization: Bearer {TOKEN}\r\n"));
+    let health = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_owned();
+    let bare = "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_owned();
+    // Read bodies and bodiless refusals: one connection serves them all.
+    let heads = on_one_connection(
+        &addr,
+        &[authorized.clone(), health.clone(), bare, authorized.clone()],
+    );
+    assert_eq!(heads.len(), 4, "{heads:?}");
+    assert!(heads[0].starts_with("http/1.1 200"), "{heads:?}");
+    assert!(heads[2].starts_with("http/1.1 401"), "{heads:?}");
+    assert!(
+        heads.iter().all(|h| !h.contains("connection: close")),
+        "{heads:?}"
+    );
+    // A refusal with a body, then a body to an unknown path: each says close, and closes.
+    for refused in [
+        ping(""),
+        ping("Authorization: Bearer wrong\r\n").replace("/mcp", "/nowhere"),
+    ] {
+        let heads = on_one_connection(&addr, &[refused, health.clone()]);
+        assert_eq!(heads.len(), 1, "nothing after the close: {heads:?}");
+        assert!(heads[0].contains("\r\nconnection: close\r\n"), "{heads:?}");
+    }
 }
