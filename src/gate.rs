@@ -380,6 +380,14 @@ impl Gate {
         json::structured(value, self)
     }
 
+    /// [`Gate::structured`] for a type with an encoder of its own.
+    pub(crate) fn structured_encoded<T: ?Sized + json::Encode>(
+        &self,
+        value: &T,
+    ) -> Result<Value, serde_json::Error> {
+        json::structured_encoded(value, self)
+    }
+
     /// Every string in a JSON value (keys included).
     pub(crate) fn value(&self, v: &mut Value) {
         if self.key.is_none() {

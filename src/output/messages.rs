@@ -4,7 +4,10 @@ use rmcp::schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{LIST_CONTENT_CHARS, RowWriter, Rows, text};
-use crate::whop::{self, models::Message};
+use crate::{
+    json::{Encode, Encoder, Scrub, key},
+    whop::{self, models::Message},
+};
 
 // The output types of this file declare their fields in alphabetical order: the order
 // `structuredContent` has always had (serde_json's maps are sorted), which
@@ -249,6 +252,83 @@ pub(crate) struct DeletedOut {
     pub(crate) deleted: bool,
 }
 
+// The encoders of a page of messages (the hot path of list_messages and wait_for_messages):
+// every field by name, in declaration order, with its skip rule (the tests compare them with
+// the derived `Serialize`).
+
+impl Encode for UserOut {
+    fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
+        let UserOut { id, name, username } = self;
+        let mut o = e.object();
+        o.member(key!("id"), id);
+        o.some(key!("name"), name.as_ref());
+        o.some(key!("username"), username.as_ref());
+        o.end();
+    }
+}
+
+impl Encode for ReactionOut {
+    fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
+        let ReactionOut { count, emoji } = self;
+        let mut o = e.object();
+        o.member(key!("count"), count);
+        o.member(key!("emoji"), emoji);
+        o.end();
+    }
+}
+
+impl Encode for PollOptionOut {
+    fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
+        let PollOptionOut { id, text, votes } = self;
+        let mut o = e.object();
+        o.member(key!("id"), id);
+        o.member(key!("text"), text);
+        o.member(key!("votes"), votes);
+        o.end();
+    }
+}
+
+impl Encode for MessageOut {
+    fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
+        let MessageOut {
+            content,
+            created_at,
+            flags,
+            id,
+            poll,
+            reactions,
+            replying_to_message_id,
+            user,
+        } = self;
+        let mut o = e.object();
+        o.some(key!("content"), content.as_ref());
+        o.some(key!("created_at"), created_at.as_ref());
+        o.some(key!("flags"), Some(flags).filter(|f| !f.is_empty()));
+        o.member(key!("id"), id);
+        o.some(key!("poll"), poll.as_ref());
+        o.some(key!("reactions"), Some(reactions).filter(|r| !r.is_empty()));
+        o.some(
+            key!("replying_to_message_id"),
+            replying_to_message_id.as_ref(),
+        );
+        o.some(key!("user"), user.as_ref());
+        o.end();
+    }
+}
+
+impl Encode for MessagesPage {
+    fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
+        let MessagesPage {
+            messages,
+            next_cursor,
+        } = self;
+        let mut o = e.object();
+        o.member(key!("messages"), messages);
+        o.some(key!("next_cursor"), next_cursor.as_ref());
+        o.end();
+    }
+}
+
 /// Messages render under date headings: `── 2026-11-24`, then `16:05 @user id: text` rows.
 impl Rows for MessageOut {
     fn rows(messages: &[Self]) -> (Vec<String>, Vec<usize>) {
@@ -478,5 +558,92 @@ mod tests {
             ]
         );
         assert_eq!(ends, vec![2, 3, 5]);
+    }
+
+    /// A scrub for the tests that changes strings (reverses them and adds what JSON escapes),
+    /// as the gate would change one holding a piece of the key.
+    struct Rewrite;
+
+    impl Scrub for Rewrite {
+        fn scrub<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+            if s.len().is_multiple_of(3) {
+                return s.into();
+            }
+            format!("{}\"\n", s.chars().rev().collect::<String>()).into()
+        }
+    }
+
+    mod encoders {
+        use proptest::{collection::vec, option, prelude::*};
+
+        use super::*;
+
+        fn text() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9_ \"\\\n\t\u{1}é😀:-]{0,40}"
+        }
+
+        fn user() -> impl Strategy<Value = UserOut> {
+            (text(), option::of(text()), option::of(text()))
+                .prop_map(|(id, name, username)| UserOut { id, name, username })
+        }
+
+        fn message() -> impl Strategy<Value = MessageOut> {
+            let flags = ["system", "automated", "pinned", "edited", "@everyone"];
+            (
+                (option::of(text()), option::of(text()), text()),
+                proptest::sample::subsequence(flags.to_vec(), 0..=flags.len()),
+                option::of(vec(
+                    (text(), text(), any::<i64>()).prop_map(|(id, text, votes)| PollOptionOut {
+                        id,
+                        text,
+                        votes,
+                    }),
+                    0..3,
+                )),
+                vec(
+                    (any::<i64>(), text()).prop_map(|(count, emoji)| ReactionOut { count, emoji }),
+                    0..3,
+                ),
+                (option::of(text()), option::of(user())),
+            )
+                .prop_map(
+                    |((content, created_at, id), flags, poll, reactions, (reply, user))| {
+                        MessageOut {
+                            content,
+                            created_at,
+                            flags,
+                            id,
+                            poll,
+                            reactions,
+                            replying_to_message_id: reply,
+                            user,
+                        }
+                    },
+                )
+        }
+
+        fn same(page: &MessagesPage, scrub: &impl Scrub) -> Result<(), TestCaseError> {
+            let serde = crate::json::structured(page, scrub).unwrap();
+            let encoded = crate::json::structured_encoded(page, scrub).unwrap();
+            let (serde, encoded) = (
+                crate::json::structured_json(&serde).unwrap(),
+                crate::json::structured_json(&encoded).unwrap(),
+            );
+            prop_assert_eq!(encoded, serde);
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn a_page_encodes_as_its_serialize_impl_does(
+                messages in vec(message(), 0..4),
+                next_cursor in option::of(text()),
+            ) {
+                let page = MessagesPage { messages, next_cursor };
+                same(&page, &crate::gate::Gate::default())?;
+                same(&page, &Rewrite)?;
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Effect, MAX_MESSAGE_CHARS, ToolError, ToolResult, Toolbox, call_whop, cancellable, check_id,
-    check_limit, output, render,
+    check_limit, encoded_output, output, render,
 };
 use crate::gate::Gate;
 use crate::{
@@ -440,7 +440,7 @@ fn render_page(
         messages,
         next_cursor,
     };
-    output(gate, text, &page)
+    encoded_output(gate, text, &page)
 }
 
 #[cfg(test)]

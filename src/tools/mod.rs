@@ -212,7 +212,21 @@ pub(crate) type ToolResult = Result<CallToolResult, ToolError>;
 /// A success: the text rendering for the model plus the structured value.
 /// The structured value is encoded once, through the exit gate ([`Gate::structured`]).
 pub(crate) fn output<T: Serialize>(gate: &Gate, text: String, structured: &T) -> ToolResult {
-    let value = gate.structured(structured).map_err(|e| {
+    success(text, gate.structured(structured))
+}
+
+/// [`output`] for a type with an encoder of its own (the same `structuredContent`, for less
+/// CPU: see [`crate::json::Encode`]).
+pub(crate) fn encoded_output<T: crate::json::Encode>(
+    gate: &Gate,
+    text: String,
+    structured: &T,
+) -> ToolResult {
+    success(text, gate.structured_encoded(structured))
+}
+
+fn success(text: String, structured: serde_json::Result<serde_json::Value>) -> ToolResult {
+    let value = structured.map_err(|e| {
         ToolError::new(format!("internal error: could not encode the result ({e})"))
     })?;
     let mut result = CallToolResult::success(vec![Content::text(text)]);

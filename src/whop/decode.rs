@@ -45,15 +45,15 @@ use super::models::{Message, Page, PageInfo, Poll, PollOption, PollVote, Reactio
 pub(crate) const MAX_SKIP_DEPTH: u32 = 64;
 
 /// Decodes a `list_messages` answer. Same result as `serde_json::from_str`, errors included.
-pub(crate) fn page_of_messages(text: &str) -> serde_json::Result<Page<Message>> {
+pub(crate) fn page_of_messages(text: &[u8]) -> serde_json::Result<Page<Message>> {
     match fast(text) {
         Some(page) => Ok(page),
-        None => serde_json::from_str(text),
+        None => serde_json::from_slice(text),
     }
 }
 
 /// The fast path alone: `None` when it gives up.
-fn fast(text: &str) -> Option<Page<Message>> {
+fn fast(text: &[u8]) -> Option<Page<Message>> {
     let mut p = Parser { text, i: 0 };
     let page = p.page()?;
     // Trailing whitespace only, as serde_json's `Deserializer::end`.
@@ -167,7 +167,7 @@ const MESSAGE_BYTES_AT_LEAST: usize = 360;
 const UNKNOWN: usize = usize::MAX;
 
 struct Parser<'a> {
-    text: &'a str,
+    text: &'a [u8],
     i: usize,
 }
 
@@ -336,7 +336,7 @@ impl<'a> Parser<'a> {
     /// answers have no whitespace, so the first test usually decides.
     #[inline(always)]
     fn ws(&mut self) -> Option<u8> {
-        let c = *self.text.as_bytes().get(self.i)?;
+        let c = *self.text.get(self.i)?;
         if c > b' ' {
             return Some(c);
         }
@@ -345,7 +345,7 @@ impl<'a> Parser<'a> {
 
     fn ws_slow(&mut self) -> Option<u8> {
         loop {
-            let c = *self.text.as_bytes().get(self.i)?;
+            let c = *self.text.get(self.i)?;
             if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
                 return Some(c);
             }
@@ -356,7 +356,7 @@ impl<'a> Parser<'a> {
     /// Consumes `word` (a literal) if the text continues with it.
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.text.as_bytes().get(self.i..self.i + word.len())? != word {
+        if self.text.get(self.i..self.i + word.len())? != word {
             return None;
         }
         self.i += word.len();
@@ -425,7 +425,7 @@ impl<'a> Parser<'a> {
     /// Whether the text at `at` is `k`'s name, its closing quote and a colon.
     #[inline(always)]
     fn spelled(&self, at: usize, k: &Key) -> bool {
-        let Some(text) = self.text.as_bytes().get(at..at + KEY_BYTES) else {
+        let Some(text) = self.text.get(at..at + KEY_BYTES) else {
             return false;
         };
         let w = |n: usize| {
@@ -442,12 +442,13 @@ impl<'a> Parser<'a> {
     /// Any other key, from `start` (after its quote) through its colon: its number in `keys`,
     /// or [`UNKNOWN`]. A key with escapes is decoded before it is looked up, as serde_json does.
     fn key(&mut self, start: usize, keys: &[Key]) -> Option<usize> {
-        let b = self.text.as_bytes();
-        let end = scan(b, start);
+        let b = self.text;
+        let (end, ascii) = scan(b, start);
         let decoded: String;
         let name = if b.get(end) == Some(&b'"') {
             self.i = end + 1;
-            b.get(start..end)?
+            // serde_json reads every key as text (`parse_str`), known or not.
+            text(b.get(start..end)?, ascii)?.as_bytes()
         } else {
             decoded = self.str_escaped(start, end)?;
             decoded.as_bytes()
@@ -528,10 +529,10 @@ impl<'a> Parser<'a> {
             self.i += 1;
         }
         let mut magnitude: u64 = 0;
-        match *self.text.as_bytes().get(self.i)? {
+        match *self.text.get(self.i)? {
             b'0' => self.i += 1,
             b'1'..=b'9' => {
-                while let Some(&c @ b'0'..=b'9') = self.text.as_bytes().get(self.i) {
+                while let Some(&c @ b'0'..=b'9') = self.text.get(self.i) {
                     magnitude = magnitude
                         .checked_mul(10)?
                         .checked_add(u64::from(c - b'0'))?;
@@ -543,7 +544,7 @@ impl<'a> Parser<'a> {
         // A fraction or exponent makes a float (a type error for i64), and so does a digit after
         // a leading zero (an error of its own).
         if matches!(
-            self.text.as_bytes().get(self.i),
+            self.text.get(self.i),
             Some(b'.' | b'e' | b'E' | b'0'..=b'9')
         ) {
             return None;
@@ -572,11 +573,10 @@ impl<'a> Parser<'a> {
     #[inline(always)]
     fn string_body(&mut self) -> Option<String> {
         let start = self.i + 1;
-        let end = scan(self.text.as_bytes(), start);
-        if self.text.as_bytes().get(end) == Some(&b'"') {
+        let (end, ascii) = scan(self.text, start);
+        if self.text.get(end) == Some(&b'"') {
             self.i = end + 1;
-            // `start` follows a quote and `end` is one, so both are char boundaries.
-            return self.text.get(start..end).map(str::to_owned);
+            return text(self.text.get(start..end)?, ascii).map(str::to_owned);
         }
         self.str_escaped(start, end)
     }
@@ -588,8 +588,8 @@ impl<'a> Parser<'a> {
         let mut out = String::new();
         let mut run = start;
         loop {
-            out.push_str(self.text.get(run..at)?);
-            match *self.text.as_bytes().get(at)? {
+            out.push_str(std::str::from_utf8(self.text.get(run..at)?).ok()?);
+            match *self.text.get(at)? {
                 b'"' => {
                     self.i = at + 1;
                     return Some(out);
@@ -597,7 +597,7 @@ impl<'a> Parser<'a> {
                 b'\\' => {}
                 _ => return None,
             }
-            let c = match *self.text.as_bytes().get(at + 1)? {
+            let c = match *self.text.get(at + 1)? {
                 b'"' => '"',
                 b'\\' => '\\',
                 b'/' => '/',
@@ -616,7 +616,7 @@ impl<'a> Parser<'a> {
             out.push(c);
             at += 2;
             run = at;
-            at = scan(self.text.as_bytes(), at);
+            at = scan(self.text, at).0;
         }
     }
 
@@ -624,14 +624,14 @@ impl<'a> Parser<'a> {
     /// the `\u` beyond its four digits (6 more for a surrogate pair). A lone surrogate is an
     /// error, as in serde_json's strings.
     fn unicode_escape(&self, at: usize) -> Option<(char, usize)> {
-        let n = hex4(self.text.as_bytes().get(at..at + 4)?)?;
+        let n = hex4(self.text.get(at..at + 4)?)?;
         match n {
             0xDC00..=0xDFFF => None,
             0xD800..=0xDBFF => {
-                if self.text.as_bytes().get(at + 4..at + 6)? != b"\\u" {
+                if self.text.get(at + 4..at + 6)? != b"\\u" {
                     return None;
                 }
-                let low = hex4(self.text.as_bytes().get(at + 6..at + 10)?)?;
+                let low = hex4(self.text.get(at + 6..at + 10)?)?;
                 if !(0xDC00..=0xDFFF).contains(&low) {
                     return None;
                 }
@@ -653,7 +653,7 @@ impl<'a> Parser<'a> {
             }
             b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.skip_number(),
-            b'[' if self.text.as_bytes().get(self.i + 1) == Some(&b']') => {
+            b'[' if self.text.get(self.i + 1) == Some(&b']') => {
                 self.i += 2;
                 Some(())
             }
@@ -737,9 +737,10 @@ impl<'a> Parser<'a> {
     /// A skipped string, after its opening quote: serde_json's `ignore_str` checks the escapes'
     /// syntax and refuses control characters, but lets lone surrogates pass.
     fn skip_str(&mut self) -> Option<()> {
-        let mut at = scan(self.text.as_bytes(), self.i);
+        // Not checked for UTF-8: serde_json's `ignore_str` does not either (`from_slice`).
+        let mut at = scan(self.text, self.i).0;
         loop {
-            match *self.text.as_bytes().get(at)? {
+            match *self.text.get(at)? {
                 b'"' => {
                     self.i = at + 1;
                     return Some(());
@@ -747,39 +748,39 @@ impl<'a> Parser<'a> {
                 b'\\' => {}
                 _ => return None,
             }
-            at += match *self.text.as_bytes().get(at + 1)? {
+            at += match *self.text.get(at + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => 2,
                 b'u' => {
-                    hex4(self.text.as_bytes().get(at + 2..at + 6)?)?;
+                    hex4(self.text.get(at + 2..at + 6)?)?;
                     6
                 }
                 _ => return None,
             };
-            at = scan(self.text.as_bytes(), at);
+            at = scan(self.text, at).0;
         }
     }
 
     /// A skipped number, with serde_json's grammar (`ignore_integer` and what follows).
     #[inline(always)]
     fn skip_number(&mut self) -> Option<()> {
-        if self.text.as_bytes().get(self.i) == Some(&b'-') {
+        if self.text.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
-        match *self.text.as_bytes().get(self.i)? {
+        match *self.text.get(self.i)? {
             b'0' => self.i += 1,
             b'1'..=b'9' => self.digits(),
             _ => return None,
         }
-        if matches!(self.text.as_bytes().get(self.i), Some(b'0'..=b'9')) {
+        if matches!(self.text.get(self.i), Some(b'0'..=b'9')) {
             return None;
         }
-        if self.text.as_bytes().get(self.i) == Some(&b'.') {
+        if self.text.get(self.i) == Some(&b'.') {
             self.i += 1;
             self.some_digits()?;
         }
-        if matches!(self.text.as_bytes().get(self.i), Some(b'e' | b'E')) {
+        if matches!(self.text.get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
-            if matches!(self.text.as_bytes().get(self.i), Some(b'+' | b'-')) {
+            if matches!(self.text.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
             self.some_digits()?;
@@ -788,7 +789,7 @@ impl<'a> Parser<'a> {
     }
 
     fn digits(&mut self) {
-        while matches!(self.text.as_bytes().get(self.i), Some(b'0'..=b'9')) {
+        while matches!(self.text.get(self.i), Some(b'0'..=b'9')) {
             self.i += 1;
         }
     }
@@ -815,15 +816,17 @@ fn hex4(digits: &[u8]) -> Option<u32> {
 }
 
 /// The index of the first `"`, `\` or control character at or after `i` (`b.len()` if none):
-/// where a string's plain run ends. Sixteen bytes at a time with SSE2, the rest with
-/// [`scan_words`].
+/// where a string's plain run ends; and whether the run is ASCII (every byte below 0x80), so
+/// that only a run with other bytes needs its UTF-8 checked. Sixteen bytes at a time with SSE2,
+/// the rest with [`scan_words`].
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn scan(b: &[u8], mut i: usize) -> usize {
+fn scan(b: &[u8], mut i: usize) -> (usize, bool) {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
         _mm_set1_epi8,
     };
+    let mut high = 0;
     while let Some(chunk) = b.get(i..i + 16) {
         let Ok(bytes) = <[u8; 16]>::try_from(chunk) else {
             break;
@@ -834,26 +837,33 @@ fn scan(b: &[u8], mut i: usize) -> usize {
         // compile time by the `cfg` on this function (SSE2 is part of every x86-64). Why unsafe
         // at all: eight bytes at a time (`scan_words`) the full page took 8 k more instructions
         // per decode (93.7 k against 85.7 k when this was measured), the largest single item.
-        let found = unsafe {
+        let (found, highs) = unsafe {
             // Truncations on purpose: the high and low halves of the 16 bytes.
             let v = _mm_set_epi64x((x >> 64) as u64 as i64, x as u64 as i64);
             let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
             let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
             // Unsigned `v <= 0x1f`: the bytes that equal their minimum with 0x1f.
             let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+            (
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)),
+                // The high bit of every byte: those of 0x80 and above.
+                _mm_movemask_epi8(v),
+            )
         };
         if found != 0 {
-            return i + found.trailing_zeros() as usize;
+            let at = found.trailing_zeros();
+            return (i + at as usize, high | (highs & ((1 << at) - 1)) == 0);
         }
+        high |= highs;
         i += 16;
     }
-    scan_words(b, i)
+    let (end, ascii) = scan_words(b, i);
+    (end, ascii && high == 0)
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
-fn scan(b: &[u8], i: usize) -> usize {
+fn scan(b: &[u8], i: usize) -> (usize, bool) {
     scan_words(b, i)
 }
 
@@ -861,9 +871,10 @@ fn scan(b: &[u8], i: usize) -> usize {
 /// differences; a borrow can only raise false flags above the lowest true one, so the lowest
 /// flag is exact.
 #[inline(always)]
-fn scan_words(b: &[u8], mut i: usize) -> usize {
+fn scan_words(b: &[u8], mut i: usize) -> (usize, bool) {
     const ONES: u64 = u64::MAX / 255;
     const HIGH: u64 = ONES << 7;
+    let mut high = 0;
     while let Some(chunk) = b.get(i..i + 8) {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
@@ -876,17 +887,37 @@ fn scan_words(b: &[u8], mut i: usize) -> usize {
         let backslash = s.wrapping_sub(ONES) & !s;
         let found = (control | quote | backslash) & HIGH;
         if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
+            let at = found.trailing_zeros();
+            // The high bits of the bytes below the one found (`at` is 8 * lane + 7).
+            let below = (1u64 << (at - 7)) - 1;
+            return (i + (at / 8) as usize, high | (w & HIGH & below) == 0);
         }
+        high |= w & HIGH;
         i += 8;
     }
+    let mut ascii = high == 0;
     while let Some(&c) = b.get(i) {
         if c < 0x20 || c == b'"' || c == b'\\' {
             break;
         }
+        ascii &= c < 0x80;
         i += 1;
     }
-    i
+    (i, ascii)
+}
+
+/// `bytes` as text: checked only when [`scan`] saw bytes other than ASCII.
+#[inline(always)]
+fn text(bytes: &[u8], ascii: bool) -> Option<&str> {
+    if ascii {
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: `scan` found every byte of the run below 0x80 (its tests compare that with a
+        // plain loop): ASCII, which is UTF-8. Checking it again was 6.4 k instructions per
+        // `list_messages` call (the whole page's text), for a page that is almost all ASCII.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
 }
 
 #[cfg(test)]
@@ -897,6 +928,30 @@ mod tests {
     use super::*;
 
     const FIXTURE: &str = include_str!("../../tests/fixtures/full_page.json");
+
+    /// The decoders on text (most tests build pages as strings).
+    fn fast(text: &str) -> Option<Page<Message>> {
+        super::fast(text.as_bytes())
+    }
+
+    fn page_of_messages(text: &str) -> serde_json::Result<Page<Message>> {
+        super::page_of_messages(text.as_bytes())
+    }
+
+    /// [`sound`] for bytes that need not be UTF-8: the fast path against `from_slice`, which
+    /// checks the UTF-8 of what it reads as text (keys and string values), not of skipped
+    /// strings.
+    fn sound_bytes(bytes: &[u8]) -> Result<(), String> {
+        let theirs = serde_json::from_slice::<Page<Message>>(bytes);
+        match (super::fast(bytes), theirs) {
+            (Some(mine), Ok(theirs)) if format!("{mine:?}") == format!("{theirs:?}") => Ok(()),
+            (Some(mine), theirs) => Err(format!(
+                "{}\nfast: {mine:?}\nserde: {theirs:?}",
+                String::from_utf8_lossy(bytes)
+            )),
+            (None, _) => Ok(()),
+        }
+    }
 
     fn serde(text: &str) -> serde_json::Result<Page<Message>> {
         serde_json::from_str(text)
@@ -1540,13 +1595,30 @@ mod tests {
             bytes in vec(select(vec![b'a', b' ', b'"', b'\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xe9, 0xff]), 0..80),
         ) {
             for start in 0..=bytes.len() {
-                let plain = bytes[start..]
+                let end = bytes[start..]
                     .iter()
                     .position(|&c| c < 0x20 || c == b'"' || c == b'\\')
                     .map_or(bytes.len(), |n| start + n);
+                let plain = (end, bytes[start..end].is_ascii());
                 prop_assert_eq!(scan(&bytes, start), plain);
                 prop_assert_eq!(scan_words(&bytes, start), plain);
             }
+        }
+
+        /// Bytes that are not UTF-8, anywhere in a page (keys, values, skipped strings): the
+        /// fast path never reads as text what `from_slice` refuses.
+        #[test]
+        fn pages_that_are_not_utf8_stay_sound(
+            tree in page(),
+            seed in any::<u64>(),
+            bad in vec((any::<prop::sample::Index>(), select(vec![0x80u8, 0xC3, 0xE9, 0xFF, 0xED])), 1..4),
+        ) {
+            let mut bytes = render(&tree, seed).into_bytes();
+            for (at, byte) in bad {
+                let at = at.index(bytes.len() + 1);
+                bytes.insert(at, byte);
+            }
+            prop_assert!(sound_bytes(&bytes).is_ok(), "{}", sound_bytes(&bytes).unwrap_err());
         }
     }
 

@@ -373,26 +373,27 @@ impl Client {
 
     /// Sends a request, retrying what the policy allows, and decodes a JSON answer.
     pub(crate) async fn json<T: DeserializeOwned>(&self, request: Request) -> Result<T, Error> {
-        self.json_with(request, |text| serde_json::from_str(text))
-            .await
+        self.json_with(request, |body| {
+            // Checking the UTF-8 once up front is cheaper than checking every string as it is
+            // read (`from_slice`); a body that is not UTF-8 still gets `from_slice`'s result.
+            match std::str::from_utf8(body) {
+                Ok(text) => serde_json::from_str(text),
+                Err(_) => serde_json::from_slice(body),
+            }
+        })
+        .await
     }
 
-    /// [`Client::json`] with a decoder of its own for text that is valid UTF-8 (one that gives
-    /// serde_json's results, such as [`decode::page_of_messages`]).
+    /// [`Client::json`] with a decoder of its own (one that gives serde_json's results, such
+    /// as [`decode::page_of_messages`]).
     pub(crate) async fn json_with<T: DeserializeOwned>(
         &self,
         request: Request,
-        decode: fn(&str) -> serde_json::Result<T>,
+        decode: fn(&[u8]) -> serde_json::Result<T>,
     ) -> Result<T, Error> {
         let target = request.target.clone();
         let response = self.execute(request).await?;
-        // Checking the UTF-8 once up front is cheaper than checking every string as it is
-        // read (`from_slice`); a body that is not UTF-8 still gets `from_slice`'s error.
-        let decoded = match std::str::from_utf8(&response.body) {
-            Ok(text) => decode(text),
-            Err(_) => serde_json::from_slice(&response.body),
-        };
-        decoded.map_err(|e| Error::Decode {
+        decode(&response.body).map_err(|e| Error::Decode {
             message: format!("{e} (body starts {:?})", preview(&response.body)),
             target,
         })
