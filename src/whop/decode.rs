@@ -14,7 +14,8 @@
 //! - a whole `list_messages(limit: 20)` call of the release server (`/tmp/cg/cg.py`): 763.5 k
 //!   before, 636.3 k with it.
 //!
-//! The contract: it returns exactly what `serde_json::from_str::<Page<Message>>` returns. It only
+//! The contract: it returns exactly what `serde_json::from_slice::<Page<Message>>` returns (for
+//! a body that is UTF-8, what `from_str` returns). It only
 //! takes the common path — an object per struct, every value of the documented type or null —
 //! and on anything else (any error, a struct given as an array, unknown values nested deeper than
 //! [`MAX_SKIP_DEPTH`]) it gives up and [`page_of_messages`] hands the text to serde_json, whose
@@ -30,6 +31,9 @@
 //!   required, no raw control characters; a key with escapes is matched after decoding;
 //! - a known key seen twice is an error (serde-derive), a missing `id` or `data` is an error;
 //! - `Option` fields take `null` as `None`; `null_default` fields take `null` as the default;
+//! - what is read as text (keys, string values) must be UTF-8, skipped strings need not be
+//!   (`from_slice` checks the one, not the other); only a run with a byte of 0x80 or above is
+//!   checked, as the scan that finds its end sees those bytes anyway;
 //! - `count: i64` takes what serde_json's `deserialize_i64` does: an integer without fraction or
 //!   exponent, no leading zero, in range, and not `-0` (serde_json reads that as a float);
 //! - only whitespace may follow the page.
