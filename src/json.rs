@@ -96,10 +96,10 @@ pub(crate) fn structured_encoded<T: ?Sized + Encode, S: ?Sized + Scrub>(
         scrub,
     });
     debug_assert!(std::str::from_utf8(&buf).is_ok());
-    // SAFETY: an `Encoder`'s buffer is written only by its methods here (its fields are
-    // private to this module), and each writes UTF-8 whole: `&'static str` constants, ASCII
-    // punctuation and digits, and `write_str`, which copies a `&str` in runs cut only before
-    // and after ASCII bytes (the ones it escapes, as ASCII escapes). So the buffer is the
+    // SAFETY: an `Encoder`'s buffer is written only by code in this module (its fields are
+    // private), and each piece is UTF-8 whole: keys (the first `len` bytes of a `Key`, all of
+    // a `&str` literal), ASCII punctuation and digits, and `write_str`, which copies a `&str`
+    // in runs cut only before and after ASCII bytes (the ones it escapes, as ASCII escapes). So the buffer is the
     // concatenation of valid UTF-8 pieces. Checking it again cost 4.4 k instructions per
     // `list_messages` call (6 KB), as much as writing the keys of a whole page.
     let json = unsafe { String::from_utf8_unchecked(buf) };
@@ -156,9 +156,9 @@ impl Encode for String {
     }
 }
 
-impl Encode for &str {
+impl<T: ?Sized + Encode> Encode for &T {
     fn encode<S: ?Sized + Scrub>(&self, e: &mut Encoder<'_, S>) {
-        e.str(self);
+        (**self).encode(e);
     }
 }
 
@@ -194,6 +194,13 @@ impl Key {
     pub(crate) const fn new(key: &str) -> Key {
         let from = key.as_bytes();
         assert!(from.len() <= Key::ROOM, "a key longer than Key::ROOM");
+        assert!(
+            from.len() >= 3
+                && from[0] == b'"'
+                && from[from.len() - 2] == b'"'
+                && from[from.len() - 1] == b':',
+            "a key is written `\"name\":`"
+        );
         let mut bytes = [b' '; Key::ROOM];
         let mut i = 0;
         while i < from.len() {
@@ -204,10 +211,6 @@ impl Key {
             bytes,
             len: from.len(),
         }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
     }
 }
 
@@ -246,7 +249,6 @@ impl<S: ?Sized + Scrub> Members<'_, '_, S> {
     /// One member: `key` is its start as [`key!`] makes it.
     #[inline]
     pub(crate) fn member<T: ?Sized + Encode>(&mut self, key: &'static Key, value: &T) {
-        debug_assert!(key.as_bytes().starts_with(b"\"") && key.as_bytes().ends_with(b"\":"));
         if !self.first {
             self.e.out.push(b',');
         }
@@ -381,31 +383,46 @@ fn escapes(word: u64) -> u64 {
     (control | quote | backslash) & HIGHS
 }
 
+/// For sixteen bytes of a JSON string: which of them end a plain run (`"`, `\\` and control
+/// bytes, the ones a writer escapes and a reader stops at), bit `k` for byte `k`; and which are
+/// 0x80 or above (not ASCII). Shared by this writer's escape scan and the page decoder's.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+pub(crate) fn string_stops(chunk: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+    let x = u128::from_le_bytes(*chunk);
+    // SAFETY: these intrinsics only compute on values (no pointer is read: the 16 bytes were
+    // loaded by safe code), and the one requirement they carry, SSE2, is checked at compile
+    // time by the `cfg` on this function (SSE2 is part of every x86-64).
+    let (stops, highs) = unsafe {
+        // Truncations on purpose: the high and low halves of the 16 bytes.
+        let v = _mm_set_epi64x((x >> 64) as u64 as i64, x as u64 as i64);
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `v <= 0x1f`: the bytes that equal their minimum with 0x1f.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        (
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)),
+            // The high bit of every byte: those of 0x80 and above.
+            _mm_movemask_epi8(v),
+        )
+    };
+    // `movemask` fills the low 16 bits only: the casts keep them.
+    (stops as u32, highs as u32)
+}
+
 /// Where the first byte at or after `from` that needs escaping is.
 #[inline]
 fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
+    // Sixteen bytes a step where SSE2 is there: the long strings of an answer (its text,
+    // message contents) are most of its bytes.
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     while let Some(chunk) = bytes[at..].first_chunk::<16>() {
-        use std::arch::x86_64::{
-            _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
-            _mm_set1_epi8,
-        };
-        let x = u128::from_le_bytes(*chunk);
-        // SAFETY: as in `whop::decode::scan`: the intrinsics compute on values only (the 16
-        // bytes were loaded by safe code), and SSE2, their one requirement, is checked at
-        // compile time by the `cfg` (every x86-64 has it). Sixteen bytes a step instead of
-        // eight: the long strings of an answer (its text, message contents) are most of its
-        // bytes.
-        let found = unsafe {
-            // Truncations on purpose: the high and low halves of the 16 bytes.
-            let v = _mm_set_epi64x((x >> 64) as u64 as i64, x as u64 as i64);
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned `v <= 0x1f`: the bytes that equal their minimum with 0x1f.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
-        };
+        let (found, _) = string_stops(chunk);
         if found != 0 {
             return Some(at + found.trailing_zeros() as usize);
         }
