@@ -159,6 +159,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let running = match server
         .over_stdio()
+        .into_service()
         .serve(transport::GuardedStdio::new(stdin, stdout))
         .await
     {

@@ -21,7 +21,7 @@ use rmcp::{
         ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
         SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
     },
-    service::{RequestContext, SubscriptionContext},
+    service::{DynService, RequestContext, ServiceExt as _, SubscriptionContext},
 };
 
 use crate::{
@@ -155,6 +155,16 @@ impl WhopServer {
             writes_structured_json: true,
             ..self
         }
+    }
+
+    /// The service rmcp runs over stdio: this server behind a box (rmcp's HTTP service takes a
+    /// `ServerHandler` itself, so HTTP goes without). rmcp spawns a task for every request
+    /// around `handle_request`'s future, which is as large as its largest arm (6.7 KB with
+    /// rmcp 3.11; the legacy `resources/subscribe` arm alone is 4.8 KB), and moves it several
+    /// times before it first runs. Boxed, that future is written once and only a pointer moves: about 5 k fewer
+    /// instructions per call (callgrind: a `ping` 40.5 k instead of 45.5 k).
+    pub fn into_service(self) -> Box<dyn DynService<RoleServer>> {
+        self.into_dyn()
     }
 
     /// This server for stateless HTTP, where legacy subscriptions cannot work.
