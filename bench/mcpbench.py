@@ -12,8 +12,12 @@ Every figure is measured on this machine in this run:
     alternating servers (each after one untimed start, so the files are in the page cache);
   * CPU per list_messages: utime+stime of the server process (/proc/PID/stat, in clock
     ticks) before/after --rounds x --calls pipelined calls with --in-flight requests in
-    flight, divided by the calls; the sum of the threads' schedstat run time (ns) is shown
+    flight, divided by the calls, after --first-calls measured on their own and --warm-calls
+    not measured; the sum of the threads' schedstat run time (ns) is shown
     beside it as a finer cross-check;
+  * where a call's CPU goes: the same, from schedstat, for an MCP `ping` (the protocol alone)
+    and for `list_messages` of one message (one Whop request) and of 20, in rounds one after
+    the other; the cost of each further message is (20 - one) / 19;
   * calls per second: the same runs, calls / wall time;
   * peak RSS: VmHWM of the server process after everything above;
   * sizes: bytes as they come over the pipe (UTF-8), for tools/list the whole JSON-RPC line;
@@ -42,7 +46,7 @@ PROTOCOL = "2025-06-18"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ID_RE = re.compile(rb'"id":(\d+)[,}]')
 
-# The issue's anchor figures for @whop/mcp 0.0.6 and its targets for whop-chat-mcp.
+# Reference figures for @whop/mcp 0.0.6 and the targets for whop-chat-mcp.
 ANCHOR_TEXT_BYTES = 12_000
 
 
@@ -345,13 +349,30 @@ class Session:
             fail(f"{name}: list_messages returned {ids}, the sandbox has {page_ids}")
         f["verified"] = len(ids)
         self.cpu_us, self.sys_us, self.cpu_ns_us, self.rate = [], [], [], []
+        self.parts = {"ping": [], "one": [], "page": []}
+
+    def part_round(self, calls, in_flight):
+        """Rounds of `ping`, of `list_messages` of one message and of the page, one after the
+        other (so the page's figure is from the same minute): schedstat µs/call."""
+        one = {**self.page_args, ("first" if "first" in self.page_args else "limit"): 1}
+        for part, method, params in (
+            ("ping", "ping", {}),
+            ("one", "tools/call", {"name": "list_messages", "arguments": one}),
+            ("page", "tools/call", {"name": "list_messages", "arguments": self.page_args}),
+        ):
+            n0 = cpu_ns(self.server.pid)
+            _, bad = self.server.pipeline(method, params, calls, in_flight)
+            n1 = cpu_ns(self.server.pid)
+            if bad:
+                fail(f"{self.name}: {bad} of {calls} {part} calls failed")
+            self.parts[part].append((n1 - n0) / calls / 1e3)
 
     def first_calls(self, calls, in_flight):
         """The first calls after start-up (a JIT is still cold then): CPU per call, µs."""
         self.measured_round(calls, in_flight)
-        first = self.cpu_us.pop()
-        self.sys_us.pop(), self.cpu_ns_us.pop(), self.rate.pop()
-        return first
+        self.cpu_us.pop(), self.sys_us.pop(), self.rate.pop()
+        # schedstat: 300 calls are 3 or 4 clock ticks of ours, too coarse to divide by.
+        return self.cpu_ns_us.pop()
 
     def measured_round(self, calls, in_flight):
         pid = self.server.pid
@@ -438,6 +459,17 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+# The CPU target: at least 10x below @whop/mcp measured in the same run, aiming at 20x.
+def tenth(theirs: float) -> str:
+    return f"≤ {theirs / 10:,.0f} µs (theirs/10; aim: ≤ {theirs / 20:,.0f})"
+
+
+def aim(ours: float, theirs: float) -> str:
+    if ours <= theirs / 20:
+        return "met, and the aim"
+    return "met (the aim missed)" if ours <= theirs / 10 else "**missed**"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ours", required=True, help="whop-chat-mcp release binary")
@@ -447,6 +479,8 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=11, help="cold starts per server (median)")
     ap.add_argument("--calls", type=int, default=2000, help="calls per measured round")
     ap.add_argument("--rounds", type=int, default=7, help="measured rounds per server (median)")
+    ap.add_argument("--warm-calls", type=int, default=2000, help="unmeasured calls after the first ones, before the rounds")
+    ap.add_argument("--part-rounds", type=int, default=3, help="rounds of the ping / one-message split (median)")
     ap.add_argument("--in-flight", type=int, default=8)
     ap.add_argument("--first-calls", type=int, default=300, help="calls measured right after start-up (then warm)")
     ap.add_argument("--warmup-calls", type=int, default=1000, help="leak check: calls before the first reading")
@@ -495,10 +529,20 @@ def main() -> None:
         ours = Session("whop-chat-mcp", ours_argv, env, logs / "ours.stderr",
                        {"channel_id": CHANNEL, "limit": PAGE}, page_ids)
         first = {s.name: s.first_calls(args.first_calls, args.in_flight) for s in (node, ours)}
+        # Unmeasured: V8 is still compiling after the first calls (the Node server's first
+        # round of 2,000 measured 1,510 µs per call where the later ones measured 860-980).
+        for s in (node, ours):
+            s.server.pipeline("tools/call", {"name": "list_messages", "arguments": s.page_args},
+                              args.warm_calls, args.in_flight)
         for r in range(args.rounds):
             for s in (node, ours):
                 s.measured_round(args.calls, args.in_flight)
-            print(f"mcpbench: round {r + 1}/{args.rounds} done", file=sys.stderr)
+            print(f"mcpbench: round {r + 1}/{args.rounds}: theirs {node.cpu_ns_us[-1]:,.0f} µs,"
+                  f" ours {ours.cpu_ns_us[-1]:,.0f} µs per call", file=sys.stderr)
+        for _ in range(args.part_rounds):
+            for s in (node, ours):
+                s.part_round(args.calls, args.in_flight)
+        print("mcpbench: ping / one-message rounds done", file=sys.stderr)
         for s in (node, ours):
             s.finish()
 
@@ -534,11 +578,15 @@ def main() -> None:
     cpu_n, cpu_o = med(node.cpu_us), med(ours.cpu_us)
     ns_n, ns_o = med(node.cpu_ns_us), med(ours.cpu_ns_us)
     rate_n, rate_o = med(node.rate), med(ours.rate)
+    # Each measured round's ratio (the rounds alternate, so round i of each ran seconds apart): the spread says how much of a verdict is the machine's noise.
+    paired = sorted(o / n for o, n in zip(ours.cpu_ns_us, node.cpu_ns_us))
+    ping_n, ping_o = med(node.parts["ping"]), med(ours.parts["ping"])
+    one_n, one_o = med(node.parts["one"]), med(ours.parts["one"])
+    page_n, page_o = med(node.parts["page"]), med(ours.parts["page"])
+    more_n, more_o = (page_n - one_n) / (PAGE - 1), (page_o - one_o) / (PAGE - 1)
     tick_us = 1e6 / CLK_TCK / args.calls
     size = os.path.getsize(ours_bin)
     growth = rss_after - rss_warm
-    # The issue's target: at least 10x below @whop/mcp measured in the same run (aim: 20x).
-    cpu_target = cpu_n / 10
     text_target = ANCHOR_TEXT_BYTES * 0.35
 
     rows = [
@@ -548,16 +596,25 @@ def main() -> None:
          ratio(cs_o, cs_n), "≤ 10 ms", verdict(cs_o <= 0.010)),
         (f"server CPU per `list_messages`, warm (utime+stime, median of {args.rounds}×{args.calls} calls;"
          f" 1 tick = {tick_us:,.0f} µs/call)",
-         f"{cpu_n:,.0f} µs", f"{cpu_o:,.0f} µs", ratio(cpu_o, cpu_n), f"≤ {cpu_target:,.0f} µs (theirs/10)",
-         verdict(cpu_o <= cpu_target)),
-        (f"  the same over the first {args.first_calls} calls after start-up (1 tick = {1e6 / CLK_TCK / args.first_calls:,.0f} µs/call)",
-         f"{first['@whop/mcp']:,.0f} µs", f"{first['whop-chat-mcp']:,.0f} µs",
-         ratio(first["whop-chat-mcp"], first["@whop/mcp"]), f"≤ {first['@whop/mcp'] / 10:,.0f} µs (theirs/10)",
-         verdict(first["whop-chat-mcp"] <= first["@whop/mcp"] / 10)),
+         f"{cpu_n:,.0f} µs", f"{cpu_o:,.0f} µs", ratio(cpu_o, cpu_n), tenth(cpu_n), aim(cpu_o, cpu_n)),
         ("  of which in the kernel (stime)",
          f"{med(node.sys_us):,.0f} µs", f"{med(ours.sys_us):,.0f} µs", ratio(med(ours.sys_us), med(node.sys_us)), "", ""),
         ("  the same from the threads' schedstat (ns resolution)",
          f"{ns_n:,.0f} µs", f"{ns_o:,.0f} µs", ratio(ns_o, ns_n), "", ""),
+        (f"  ours / theirs round by round (schedstat; median, min–max of {len(paired)})",
+         "", "", f"{med(paired):.3f} ({paired[0]:.3f}–{paired[-1]:.3f})", "", ""),
+        (f"server CPU per `list_messages` over the first {args.first_calls} calls after start-up (schedstat; a host session's regime)",
+         f"{first['@whop/mcp']:,.0f} µs", f"{first['whop-chat-mcp']:,.0f} µs",
+         ratio(first["whop-chat-mcp"], first["@whop/mcp"]), tenth(first["@whop/mcp"]),
+         aim(first["whop-chat-mcp"], first["@whop/mcp"])),
+        (f"where the warm CPU goes: an MCP `ping`, no tool (schedstat, median of {args.part_rounds}×{args.calls})",
+         f"{ping_n:,.1f} µs", f"{ping_o:,.1f} µs", ratio(ping_o, ping_n), "", ""),
+        ("  `list_messages` of 1 message: the tool, one Whop request",
+         f"{one_n:,.1f} µs", f"{one_o:,.1f} µs", ratio(one_o, one_n), "", ""),
+        (f"  `list_messages` of {PAGE} messages, in the same rounds",
+         f"{page_n:,.1f} µs", f"{page_o:,.1f} µs", ratio(page_o, page_n), "", ""),
+        (f"  each further message: ({PAGE} messages − 1 message) / {PAGE - 1}",
+         f"{more_n:,.1f} µs", f"{more_o:,.1f} µs", ratio(more_o, more_n), "", ""),
         (f"calls per second, {args.in_flight} in flight (median of {args.rounds})",
          f"{rate_n:,.0f}", f"{rate_o:,.0f}", ratio(rate_o, rate_n, higher_is_better=True), "", ""),
         ("peak RSS (VmHWM) after all of the above",
@@ -602,7 +659,8 @@ def main() -> None:
         "Notes:",
         f"- Calls: `list_messages` with `{json.dumps(node.page_args)}` (theirs) and `{json.dumps(ours.page_args)}` (ours).",
         f"  The measured rounds alternate between the servers, after the first {args.first_calls} calls, which are shown on"
-        " their own: Node's JIT is still cold then (bench/README.md compares this with the issue's ≈ 4,400 µs anchor).",
+        " their own: Node's JIT is still cold then (bench/README.md compares this with the ≈ 4,400 µs reference figure),"
+        f" and {args.warm_calls:,} more that are not measured.",
         f"- CPU counts only the server process (the fake Whop and this client are separate processes);"
         f" `/proc/PID/stat` ticks are 1/{CLK_TCK} s.",
         f"  Over the {args.leak_calls:,}-call leak run ours used {leak_cpu_us:,.0f} µs per call"
