@@ -578,7 +578,8 @@ def main() -> None:
     cpu_n, cpu_o = med(node.cpu_us), med(ours.cpu_us)
     ns_n, ns_o = med(node.cpu_ns_us), med(ours.cpu_ns_us)
     rate_n, rate_o = med(node.rate), med(ours.rate)
-    # Each measured round's ratio (the rounds alternate, so round i of each ran seconds apart): the spread says how much of a verdict is the machine's noise.
+    # Each measured round's ratio (the rounds alternate, so round i of each ran seconds apart):
+    # the spread says how much of a verdict is the machine's noise.
     paired = sorted(o / n for o, n in zip(ours.cpu_ns_us, node.cpu_ns_us))
     ping_n, ping_o = med(node.parts["ping"]), med(ours.parts["ping"])
     one_n, one_o = med(node.parts["one"]), med(ours.parts["one"])
